@@ -1,0 +1,274 @@
+"""`spacex-etl`: the command line. Parsing, progress, one-line errors, `--json`; no business rules.
+
+Exit codes: 0 success; 1 a pipeline error (one line on stderr naming the cause); 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError as SettingsValidationError
+
+from spacex_etl import __version__, pipeline
+from spacex_etl.config import SNAPSHOT, Settings
+from spacex_etl.errors import SpacexEtlError
+
+app = typer.Typer(
+    help="SpaceX launches ELT: extract → land raw → load → dbt → answers to Q1/Q2.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+T = TypeVar("T")
+
+InputOpt = Annotated[
+    str,
+    typer.Option(
+        "--input",
+        "-i",
+        help="Launches source: an http(s) URL (API v4/v5 launches), a JSON file, or 'snapshot' "
+        "(the bundled real data).",
+    ),
+]
+CoresOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cores-input", help="Cores source (URL or file). Default: bundled with snapshot."
+    ),
+]
+DateOpt = Annotated[
+    str | None,
+    typer.Option("--date", "-d", help="Logical (ingest) date YYYY-MM-DD. Default: today (UTC)."),
+]
+RunIdOpt = Annotated[
+    str | None,
+    typer.Option("--run-id", help="Run id (default: generated; Airflow passes its own)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Let an older batch overwrite newer rows in the warehouse.")
+]
+
+
+def _setup_logging(debug: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    for noisy in ("botocore", "urllib3", "s3transfer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(message: str, debug: bool) -> NoReturn:
+    if debug:
+        traceback.print_exc()
+    typer.echo(f"spacex-etl: error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _guard(debug: bool, action: Callable[[], T]) -> T:
+    """Run `action`; expected failures become one line on stderr and exit 1."""
+    _setup_logging(debug)
+    try:
+        return action()
+    except SpacexEtlError as exc:
+        _fail(str(exc), debug)
+    except SettingsValidationError as exc:
+        first = exc.errors()[0]
+        _fail(f"invalid setting SPACEX_{str(first['loc'][0]).upper()}: {first['msg']}", debug)
+    except KeyboardInterrupt:
+        _fail("interrupted", debug)
+    except Exception as exc:  # an unexpected bug: still one line, the traceback with --debug
+        _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)", debug)
+
+
+def _date(value: str | None) -> date:
+    if value is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--date")
+
+
+def _emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    echo = typer.echo
+    counts = summary["counts"]
+    echo(f"spacex-etl run {summary['run_id']}  ingest_date={summary['ingest_date']}")
+    echo(f"  source     {summary['source']}")
+    echo(f"  lake       {summary['lake']}")
+    for item in summary["landed"]:
+        echo(
+            f"  raw        {item['raw_uri']}  ({item['record_count']} records, "
+            f"sha256 {item['sha256'][:12]}…)"
+        )
+    echo(f"  warehouse  {summary['warehouse']}")
+    for resource, c in counts["by_resource"].items():
+        echo(
+            f"  {resource:<10} received {c['received']} = loaded {c['loaded']} + quarantined "
+            f"{c['quarantined']} + duplicates {c['deduplicated']}"
+            + (
+                f" (kept {c['skipped_newer_in_warehouse']} newer records already loaded)"
+                if c["skipped_newer_in_warehouse"]
+                else ""
+            )
+        )
+    echo("  rows       " + ", ".join(f"{t}={n}" for t, n in counts["loaded"].items()))
+    if summary["quarantine_uri"]:
+        echo(f"  quarantine {summary['quarantine_uri']}")
+    if summary["answers"]:
+        _print_answers(summary["answers"])
+    timings = ", ".join(f"{k} {v:.1f}s" for k, v in summary["timings_s"].items())
+    echo(f"  timings    {timings}")
+
+
+def _print_answers(answers: dict[str, Any]) -> None:
+    echo = typer.echo
+    q1 = answers["q1_max_reuse"]
+    cores = ", ".join(
+        f"{c['core_serial'] or '?'} ({c['core_id']}, {c['flights']} flights)" for c in q1["cores"]
+    )
+    echo("")
+    echo(f"Q1  max times a core was reused: {q1['value']}  — {cores}")
+    echo(f"    definition: {q1['definition']}")
+    echo(
+        f"Q2  reuses < 50 days after the core's previous launch: {len(answers['q2_cores'])} "
+        f"flights by {answers['q2_distinct_cores']} cores"
+    )
+    echo(f"    definition: {answers['q2_definition']}")
+    for row in answers["q2_cores"]:
+        echo(
+            f"    {row['core_serial'] or '?':<6} {row['core_id']}  "
+            f"{str(row['previous_launch_date_utc'])[:10]} → {str(row['launch_date_utc'])[:10]}  "
+            f"{float(row['days_since_previous_launch']):6.2f} days  {row['launch_name']}"
+        )
+
+
+@app.command()
+def run(
+    input: InputOpt = SNAPSHOT,
+    cores_input: CoresOpt = None,
+    date_: DateOpt = None,
+    run_id: RunIdOpt = None,
+    force: ForceOpt = False,
+    skip_transform: Annotated[
+        bool, typer.Option("--skip-transform", help="Stop after loading (no dbt, no answers).")
+    ] = False,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the whole pipeline: extract, land raw, load, dbt build, answers."""
+    ingest_date = _date(date_)
+
+    def action() -> dict[str, Any]:
+        settings = Settings()
+        summary = pipeline.run(
+            settings, ingest_date, input, run_id, cores_input, force, not skip_transform
+        )
+        return summary.as_dict()
+
+    summary = _guard(debug, action)
+    _emit_json(summary) if json_ else _print_summary(summary)
+
+
+@app.command()
+def extract(
+    input: InputOpt = SNAPSHOT,
+    cores_input: CoresOpt = None,
+    date_: DateOpt = None,
+    run_id: RunIdOpt = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Fetch the source and land it, unchanged, in the lake's raw zone (+ manifest)."""
+    ingest_date = _date(date_)
+    rid = run_id or pipeline.new_run_id()
+    landed = _guard(
+        debug, lambda: pipeline.extract(Settings(), ingest_date, rid, input, cores_input)
+    )
+    if json_:
+        _emit_json({"run_id": rid, "landed": [vars(item) for item in landed]})
+    else:
+        for item in landed:
+            typer.echo(f"{item.resource}: {item.raw_uri} ({item.record_count} records)")
+
+
+@app.command()
+def load(
+    date_: DateOpt = None,
+    raw_uri: Annotated[
+        list[str] | None,
+        typer.Option("--raw-uri", help="Raw object(s) to load. Default: newest of the date."),
+    ] = None,
+    force: ForceOpt = False,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Validate, stage (Parquet) and load raw objects into the warehouse, in one transaction."""
+    ingest_date = _date(date_)
+    loaded = _guard(debug, lambda: pipeline.load(Settings(), ingest_date, raw_uri, force))
+    if json_:
+        _emit_json({"loaded": [vars(item) for item in loaded]})
+    else:
+        for item in loaded:
+            typer.echo(
+                f"{item.resource}: received {item.received} = loaded {item.loaded} + quarantined "
+                f"{item.quarantined} + duplicates {item.deduplicated}; rows {item.rows}"
+                + (f"; quarantine {item.quarantine_uri}" if item.quarantine_uri else "")
+            )
+
+
+@app.command()
+def transform(
+    select: Annotated[str | None, typer.Option("--select", "-s", help="dbt selector.")] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh")] = False,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run `dbt build` (models + data tests + unit tests) on the warehouse."""
+    from spacex_etl import transform as dbt
+
+    result = _guard(debug, lambda: dbt.build(Settings(), select, full_refresh))
+    if json_:
+        _emit_json(result)
+    else:
+        typer.echo(f"dbt build ok: {result['statuses']}")
+
+
+@app.command()
+def answers(json_: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Print the answers to Q1 and Q2 from the warehouse's answer models."""
+    from spacex_etl import report
+
+    result = _guard(debug, lambda: report.answers(Settings()))
+    _emit_json(result) if json_ else _print_answers(result)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

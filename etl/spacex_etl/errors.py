@@ -1,0 +1,49 @@
+"""The exception hierarchy. Every expected failure is a `SpacexEtlError` whose message is one
+line naming the cause (the file, URL, record or table) and, where useful, what to do about it."""
+
+from __future__ import annotations
+
+
+class SpacexEtlError(Exception):
+    """Base class: an expected failure that the CLI prints as one line and exits 1."""
+
+    kind = "error"
+
+    def __str__(self) -> str:
+        return " ".join(str(self.args[0]).split()) if self.args else self.kind
+
+
+class ConfigError(SpacexEtlError):
+    """A setting is missing or invalid."""
+
+    kind = "config"
+
+
+class ExtractError(SpacexEtlError):
+    """The source could not be read (unreachable URL, missing file, HTTP error)."""
+
+    kind = "extract"
+
+
+class LakeError(SpacexEtlError):
+    """The lake refused an operation (object exists with other bytes, missing object, access)."""
+
+    kind = "lake"
+
+
+class InputFormatError(SpacexEtlError):
+    """A whole file is unusable: not JSON, truncated, or not an array of records."""
+
+    kind = "input"
+
+
+class LoadError(SpacexEtlError):
+    """The warehouse load failed; the transaction was rolled back."""
+
+    kind = "load"
+
+
+class TransformError(SpacexEtlError):
+    """dbt failed (a model error or a failing data test)."""
+
+    kind = "transform"

@@ -1,0 +1,323 @@
+"""The stages, each a function with explicit inputs and outputs, and `run` that chains them.
+
+The CLI and the Airflow DAG call these same functions. Stages hand each other references
+(lake URIs, dates), never data, so each can run in its own process or container.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from spacex_etl.batch import Batch, BatchKey, build_batch
+from spacex_etl.config import SNAPSHOT, Settings
+from spacex_etl.errors import InputFormatError, LakeError
+from spacex_etl.lake import Lake, manifest_key, open_lake, raw_key, zone_key
+from spacex_etl.sources import Extracted, cores_location, fetch
+from spacex_etl.validate import parse_array, validate_records
+from spacex_etl.warehouse import LoadResult, open_warehouse
+
+log = logging.getLogger(__name__)
+
+RESOURCES = ("launches", "cores")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """A sortable, unique run id: `20240601T120000Z-1a2b3c`."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Landed:
+    """One raw object in the lake and its manifest."""
+
+    resource: str
+    source: str
+    raw_uri: str
+    manifest_uri: str
+    sha256: str
+    bytes: int
+    record_count: int | None
+    extracted_at: str
+    ingest_date: str
+    run_id: str
+
+
+@dataclass
+class Loaded:
+    """What loading one raw object did."""
+
+    resource: str
+    raw_uri: str
+    received: int
+    loaded: int
+    quarantined: int
+    deduplicated: int
+    rows: dict[str, int]
+    keys_skipped_newer: int
+    quarantine_uri: str | None
+    staged_uris: dict[str, str]
+
+
+@dataclass
+class RunSummary:
+    """The run summary printed by `--json` and returned to Airflow."""
+
+    run_id: str
+    ingest_date: str
+    source: str
+    warehouse: str
+    lake: str
+    landed: list[Landed] = field(default_factory=list)
+    loaded: list[Loaded] = field(default_factory=list)
+    answers: dict[str, Any] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    dbt: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        launches = next((item for item in self.loaded if item.resource == "launches"), None)
+        raw = next((item for item in self.landed if item.resource == "launches"), None)
+        rows: dict[str, int] = {}
+        for item in self.loaded:
+            rows.update(item.rows)
+        quarantine_uris = [item.quarantine_uri for item in self.loaded if item.quarantine_uri]
+        return {
+            "run_id": self.run_id,
+            "ingest_date": self.ingest_date,
+            "source": self.source,
+            "raw_uri": raw.raw_uri if raw else None,
+            "sha256": raw.sha256 if raw else None,
+            "counts": {
+                "received": launches.received if launches else 0,
+                "loaded": rows,
+                "quarantined": sum(item.quarantined for item in self.loaded),
+                "deduplicated": sum(item.deduplicated for item in self.loaded),
+                "by_resource": {item.resource: _counts(item) for item in self.loaded},
+            },
+            "quarantine_uri": quarantine_uris[0]
+            if len(quarantine_uris) == 1
+            else (quarantine_uris or None),
+            "warehouse": self.warehouse,
+            "lake": self.lake,
+            "answers": self.answers,
+            "dbt": self.dbt,
+            "landed": [asdict(item) for item in self.landed],
+            "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
+        }
+
+
+def _counts(item: Loaded) -> dict[str, int]:
+    return {
+        "received": item.received,
+        "loaded": item.loaded,
+        "quarantined": item.quarantined,
+        "deduplicated": item.deduplicated,
+        "skipped_newer_in_warehouse": item.keys_skipped_newer,
+    }
+
+
+@contextmanager
+def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+# -- extract ---------------------------------------------------------------------------------
+def land(lake: Lake, extracted: Extracted, ingest_date: str, run_id: str) -> Landed:
+    """Write the bytes unchanged to the raw zone, then the manifest beside them."""
+    try:
+        count: int | None = len(parse_array(extracted.body, extracted.source))
+    except InputFormatError:
+        count = None  # land it anyway: the evidence is kept, the load step reports the problem
+    key = raw_key(extracted.resource, ingest_date, run_id)
+    raw_uri = lake.put(key, extracted.body)
+    manifest = {
+        "resource": extracted.resource,
+        "source": extracted.source,
+        "extracted_at": extracted.extracted_at.isoformat(),
+        "ingest_date": ingest_date,
+        "run_id": run_id,
+        "record_count": count,
+        "sha256": extracted.sha256,
+        "bytes": len(extracted.body),
+        "http_attempts": extracted.attempts,
+        "object": key.rsplit("/", 1)[1],
+    }
+    manifest_uri = lake.put(manifest_key(key), orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    log.info(
+        "landed %s: %d bytes, %s records -> %s",
+        extracted.resource,
+        len(extracted.body),
+        count,
+        raw_uri,
+    )
+    return Landed(
+        resource=extracted.resource,
+        source=extracted.source,
+        raw_uri=raw_uri,
+        manifest_uri=manifest_uri,
+        sha256=extracted.sha256,
+        bytes=len(extracted.body),
+        record_count=count,
+        extracted_at=manifest["extracted_at"],  # type: ignore[arg-type]
+        ingest_date=ingest_date,
+        run_id=run_id,
+    )
+
+
+def extract(
+    settings: Settings,
+    ingest_date: date,
+    run_id: str,
+    input_location: str = SNAPSHOT,
+    cores_input: str | None = None,
+) -> list[Landed]:
+    """Fetch launches (and cores, when a cores source is known) and land them raw."""
+    lake = open_lake(settings.lake_root)
+    locations = {"launches": input_location}
+    cores = cores_input or cores_location(input_location, settings)
+    if cores:
+        locations["cores"] = cores
+    return [
+        land(lake, fetch(location, resource, settings), ingest_date.isoformat(), run_id)
+        for resource, location in locations.items()
+    ]
+
+
+# -- load ------------------------------------------------------------------------------------
+def find_raw(lake: Lake, resource: str, ingest_date: str) -> str | None:
+    """The newest raw object of a resource for a logical date (by manifest extracted_at)."""
+    prefix = f"raw/spacex/{resource}/ingest_date={ingest_date}/"
+    manifests = [key for key in lake.list(prefix) if key.endswith("/_manifest.json")]
+    if not manifests:
+        return None
+    newest = max(manifests, key=lambda k: orjson.loads(lake.get(k))["extracted_at"])
+    return lake.uri(newest.rsplit("/", 1)[0] + f"/{resource}.json")
+
+
+def _parquet(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def stage_batch(lake: Lake, batch: Batch) -> str | None:
+    """Write the batch's tables as Parquet (and its quarantine as JSON lines) to the lake."""
+    load_id = f"load={batch.loaded_at:%Y%m%dT%H%M%S%fZ}"
+    date_ = batch.key.ingest_date.isoformat()
+    tables = dict(batch.tables)
+    tables["quarantine"] = batch.quarantine_table()
+    for name, table in tables.items():
+        key = zone_key("staged", batch.resource, date_, batch.run_id, f"{load_id}/{name}.parquet")
+        batch.staged_uris[name] = lake.put(key, _parquet(table))
+    if not batch.quarantine:
+        return None
+    lines = b"".join(orjson.dumps(asdict(entry)) + b"\n" for entry in batch.quarantine)
+    key = zone_key("quarantine", batch.resource, date_, batch.run_id, f"{load_id}.jsonl")
+    return lake.put(key, lines)
+
+
+def prepare(lake: Lake, raw_uri: str) -> Batch:
+    """Read a raw object and its manifest from the lake, validate and flatten it."""
+    key = lake.key_of(raw_uri)
+    manifest = orjson.loads(lake.get(manifest_key(key)))
+    body = lake.get(key)
+    name = f"{raw_uri} (from {manifest['source']})"
+    validated = validate_records(parse_array(body, name), manifest["resource"])
+    batch_key = BatchKey(
+        resource=manifest["resource"],
+        source=manifest["source"],
+        ingest_date=date.fromisoformat(manifest["ingest_date"]),
+    )
+    return build_batch(validated, batch_key, manifest["run_id"], raw_uri, manifest["sha256"])
+
+
+def load(
+    settings: Settings,
+    ingest_date: date | None = None,
+    raw_uris: list[str] | None = None,
+    force: bool = False,
+) -> list[Loaded]:
+    """Validate, stage and load raw objects (given, or the newest of each resource for a date)."""
+    lake = open_lake(settings.lake_root)
+    if not raw_uris:
+        if ingest_date is None:
+            raise LakeError("load needs --date or --raw-uri")
+        found = [find_raw(lake, r, ingest_date.isoformat()) for r in RESOURCES]
+        raw_uris = [uri for uri in found if uri]
+        if not raw_uris:
+            raise LakeError(
+                f"no raw launches for ingest_date={ingest_date} in {settings.lake_root}; "
+                "run `spacex-etl extract` first"
+            )
+    batches = [prepare(lake, uri) for uri in raw_uris]  # validate everything before loading
+    warehouse = open_warehouse(settings)
+    results: list[Loaded] = []
+    for batch in sorted(batches, key=lambda b: b.resource != "cores"):
+        quarantine_uri = stage_batch(lake, batch)
+        result: LoadResult = warehouse.load_batch(batch, force=force)
+        results.append(
+            Loaded(
+                resource=batch.resource,
+                raw_uri=batch.raw_uri,
+                received=batch.received,
+                loaded=batch.records_loaded,
+                quarantined=len(batch.quarantine),
+                deduplicated=batch.deduplicated,
+                rows=result.rows,
+                keys_skipped_newer=result.keys_skipped_newer,
+                quarantine_uri=quarantine_uri,
+                staged_uris=dict(batch.staged_uris),
+            )
+        )
+    return results
+
+
+# -- run -------------------------------------------------------------------------------------
+def run(
+    settings: Settings,
+    ingest_date: date,
+    input_location: str = SNAPSHOT,
+    run_id: str | None = None,
+    cores_input: str | None = None,
+    force: bool = False,
+    transform_: bool = True,
+) -> RunSummary:
+    """Extract → land → validate/stage/load → dbt build → answers."""
+    from spacex_etl import report, transform
+
+    run_id = run_id or new_run_id()
+    summary = RunSummary(
+        run_id=run_id,
+        ingest_date=ingest_date.isoformat(),
+        source=input_location,
+        warehouse=settings.warehouse,
+        lake=settings.lake_root,
+    )
+    with timed(summary.timings_s, "extract"):
+        summary.landed = extract(settings, ingest_date, run_id, input_location, cores_input)
+    with timed(summary.timings_s, "load"):
+        summary.loaded = load(
+            settings, raw_uris=[item.raw_uri for item in summary.landed], force=force
+        )
+    if transform_:
+        with timed(summary.timings_s, "transform"):
+            summary.dbt = transform.build(settings)
+        with timed(summary.timings_s, "answers"):
+            summary.answers = report.answers(settings)
+    return summary

@@ -1,0 +1,94 @@
+"""Run dbt (in-process, through dbt's Python API) against the configured warehouse."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from spacex_etl.config import Settings
+from spacex_etl.errors import ConfigError, TransformError
+from spacex_etl.warehouse import open_warehouse
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def patched_environ(values: dict[str, str]) -> Iterator[None]:
+    """Set env vars for dbt's `env_var()` and restore the previous values afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def dbt_args(settings: Settings, command: list[str]) -> list[str]:
+    """Common dbt CLI arguments: project, profiles, target and where output goes."""
+    project = settings.dbt_project_dir
+    if not (project / "dbt_project.yml").exists():
+        raise ConfigError(f"no dbt project at {project} (set SPACEX_DBT_PROJECT_DIR)")
+    out = (settings.data_dir / "dbt" / settings.target).resolve()
+    return [
+        *command,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target",
+        settings.target,
+        "--target-path",
+        str(out / "target"),
+        "--log-path",
+        str(out / "logs"),
+    ]
+
+
+def invoke(settings: Settings, command: list[str]) -> Any:
+    """Run one dbt command; dbt's console output goes to stderr so stdout stays clean."""
+    from dbt.cli.main import dbtRunner
+
+    env = open_warehouse(settings).dbt_env()
+    args = dbt_args(settings, command)
+    log.info("dbt %s (target %s)", " ".join(command), settings.target)
+    with patched_environ(env), contextlib.redirect_stdout(sys.stderr):
+        result = dbtRunner().invoke(args)
+    if result.exception is not None:
+        raise TransformError(f"dbt {command[0]} could not run: {result.exception}")
+    return result
+
+
+def build(
+    settings: Settings, select: str | None = None, full_refresh: bool = False
+) -> dict[str, Any]:
+    """`dbt build` (models, data tests, unit tests); raise TransformError naming what failed."""
+    command = ["build"]
+    if select:
+        command += ["--select", select]
+    if full_refresh:
+        command.append("--full-refresh")
+    result = invoke(settings, command)
+    statuses: dict[str, int] = {}
+    failures: list[str] = []
+    for node in result.result or []:
+        status = str(getattr(node.status, "value", node.status))
+        statuses[status] = statuses.get(status, 0) + 1
+        if status in {"error", "fail"}:
+            message = " ".join(str(node.message or "").split())[:200]
+            failures.append(f"{node.node.name} ({status}: {message})")
+    summary = {"command": " ".join(command), "statuses": statuses, "failures": failures}
+    if not result.success:
+        shown = "; ".join(failures[:5]) or "see the dbt log"
+        more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
+        logs = Path(dbt_args(settings, [])[-1]) / "dbt.log"
+        raise TransformError(f"dbt build failed: {shown}{more} (log: {logs})")
+    return summary
