@@ -1,0 +1,21 @@
+-- Gaps between consecutive flights of a core are never negative, and the calendar-day
+-- gap is within one day of the fractional gap.
+with
+
+core_reuse as (
+
+    select * from {{ ref('fct_core_reuse') }}
+
+),
+
+final as (
+
+    select * from core_reuse
+    where
+        days_since_previous_launch < 0
+        or calendar_days_since_previous < 0
+        or abs(calendar_days_since_previous - days_since_previous_launch) >= 1
+
+)
+
+select * from final

@@ -1,0 +1,48 @@
+-- Q1 returns every core at the maximum reuse count and nothing else.
+with
+
+cores as (
+
+    select * from {{ ref('dim_cores') }}
+    where flights > 0
+
+),
+
+answer as (
+
+    select * from {{ ref('q1_max_core_reuse') }}
+
+),
+
+expected as (
+
+    select core_id from cores
+    where reuse_count = (select max(reuse_count) from cores)
+
+),
+
+missing as (
+
+    select expected.core_id from expected
+    left join answer on expected.core_id = answer.core_id
+    where answer.core_id is null
+
+),
+
+extra as (
+
+    select answer.core_id from answer
+    left join expected on answer.core_id = expected.core_id
+    where expected.core_id is null
+
+),
+
+final as (
+
+    select core_id, 'missing' as problem from missing
+    union all
+    select core_id, 'extra' as problem from extra
+
+)
+
+select * from final
