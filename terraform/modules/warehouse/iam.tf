@@ -1,0 +1,63 @@
+# The role Redshift assumes to COPY from the lake. It can read the two
+# prefixes the loader copies from, and nothing else: not quarantine/, not
+# other buckets, and it cannot write anywhere.
+
+locals {
+  copy_object_arns = [for p in var.copy_prefixes : "${var.lake_bucket_arn}/${p}*"]
+  copy_list_prefix = [for p in var.copy_prefixes : "${p}*"]
+}
+
+data "aws_iam_policy_document" "copy_assume" {
+  statement {
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["redshift.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "copy" {
+  name               = "${var.cluster_identifier}-copy-from-lake"
+  description        = "Assumed by Redshift for COPY from the lake's raw/ and staged/ prefixes."
+  assume_role_policy = data.aws_iam_policy_document.copy_assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "copy_read_lake" {
+  statement {
+    sid       = "ReadLoadPrefixes"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = local.copy_object_arns
+  }
+
+  statement {
+    sid       = "ListLoadPrefixes"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [var.lake_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = local.copy_list_prefix
+    }
+  }
+
+  statement {
+    sid       = "DecryptLakeObjects"
+    effect    = "Allow"
+    actions   = ["kms:Decrypt"]
+    resources = [var.lake_kms_key_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "copy_read_lake" {
+  name   = "read-lake-load-prefixes"
+  role   = aws_iam_role.copy.id
+  policy = data.aws_iam_policy_document.copy_read_lake.json
+}
