@@ -10,7 +10,12 @@ core_reuse as (
 
 final as (
 
-    select * from core_reuse
+    select
+        core_reuse_id,
+        days_since_previous_launch,
+        calendar_days_since_previous
+
+    from core_reuse
     where
         days_since_previous_launch < 0
         or calendar_days_since_previous < 0

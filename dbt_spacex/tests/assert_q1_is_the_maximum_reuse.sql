@@ -1,10 +1,17 @@
 -- Q1 returns every core at the maximum reuse count and nothing else.
 with
 
-cores as (
+flown_cores as (
 
     select * from {{ ref('dim_cores') }}
     where flights > 0
+
+),
+
+max_reuse as (
+
+    select max(reuse_count) as max_reuse_count
+    from flown_cores
 
 ),
 
@@ -16,8 +23,10 @@ answer as (
 
 expected as (
 
-    select core_id from cores
-    where reuse_count = (select max(reuse_count) from cores)
+    select flown_cores.core_id
+    from flown_cores
+    inner join max_reuse
+        on flown_cores.reuse_count = max_reuse.max_reuse_count
 
 ),
 
@@ -39,9 +48,15 @@ extra as (
 
 final as (
 
-    select core_id, 'missing' as problem from missing
+    select
+        core_id,
+        'missing' as problem
+    from missing
     union all
-    select core_id, 'extra' as problem from extra
+    select
+        core_id,
+        'extra' as problem
+    from extra
 
 )
 

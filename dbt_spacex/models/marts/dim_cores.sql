@@ -27,7 +27,8 @@ api_cores as (
 
 core_ids as (
 
-    select core_id from launch_cores where core_id is not null
+    select core_id from launch_cores
+    where core_id is not null
     union
     select core_id from api_cores
 
@@ -142,29 +143,33 @@ final as (
         ) as has_api_disagreement,
         case
             when api_reuse_count_check = 'api_lower'
-                then 'API reuse_count '
-                || cast(api_reuse_count as varchar)
-                || ' is below the '
-                || cast(reuse_count as varchar)
-                || ' reuses counted from launches (the /cores snapshot is stale)'
+                then
+                    'API reuse_count '
+                    || cast(api_reuse_count as varchar)
+                    || ' is below the '
+                    || cast(reuse_count as varchar)
+                    || ' reuses counted from launches (the /cores snapshot is stale)'
             when api_reuse_count_check = 'api_higher'
-                then 'API reuse_count '
-                || cast(api_reuse_count as varchar)
-                || ' is above the '
-                || cast(reuse_count as varchar)
-                || ' reuses counted from launches'
+                then
+                    'API reuse_count '
+                    || cast(api_reuse_count as varchar)
+                    || ' is above the '
+                    || cast(reuse_count as varchar)
+                    || ' reuses counted from launches'
             when api_flight_counter_check = 'max_differs'
-                then 'API flight counter reaches '
-                || cast(api_max_flight_counter as varchar)
-                || ' but the core has '
-                || cast(flights as varchar)
-                || ' flights in launches'
+                then
+                    'API flight counter reaches '
+                    || cast(api_max_flight_counter as varchar)
+                    || ' but the core has '
+                    || cast(flights as varchar)
+                    || ' flights in launches'
             when api_flight_counter_check = 'gap_or_duplicate'
-                then 'API flight counter has a gap or a duplicate ('
-                || cast(api_distinct_flight_counters as varchar)
-                || ' distinct values over '
-                || cast(flights as varchar)
-                || ' flights)'
+                then
+                    'API flight counter has a gap or a duplicate ('
+                    || cast(api_distinct_flight_counters as varchar)
+                    || ' distinct values over '
+                    || cast(flights as varchar)
+                    || ' flights)'
         end as api_disagreement_reason
 
     from compared

@@ -20,7 +20,7 @@ launches as (
 
     select * from {{ ref('stg_spacex__launches') }}
     {% if is_incremental() %}
-        where loaded_at >= (select max(loaded_at) from {{ this }})
+    where loaded_at >= (select max(current_rows.loaded_at) from {{ this }} as current_rows)
     {% endif %}
 
 ),
