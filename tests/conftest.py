@@ -1,0 +1,89 @@
+"""Shared fixtures: paths, isolated settings, the real local PostgreSQL (skip on a laptop without
+one, but fail in CI, where it must be there)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from spacex_etl.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SNAPSHOT_LAUNCHES = REPO / "etl" / "spacex_etl" / "data" / "launches.json"
+SNAPSHOT_CORES = REPO / "etl" / "spacex_etl" / "data" / "cores_partial_2020_subset.json"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's SPACEX_* settings or .env, nor writes into the repo."""
+    for name in list(os.environ):
+        if name.startswith("SPACEX_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SPACEX_DATA_DIR", str(tmp_path / "spacex"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Embedded-default settings in a fresh temporary data dir."""
+    return Settings(data_dir=tmp_path / "spacex")
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+PG_HOST = os.environ.get("SPACEX_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("SPACEX_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("SPACEX_TEST_PG_USER", "postgres")
+PG_DATABASE = os.environ.get("SPACEX_TEST_PG_DATABASE", "test")
+
+
+def _pg_unavailable_reason() -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DATABASE, connect_timeout=3
+        ):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL not reachable at {PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}: {exc}"
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> None:
+    """Skip (with the reason) when there is no PostgreSQL; in CI that is a failure."""
+    reason = _pg_unavailable_reason()
+    if reason is None:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: the integration tests must run)")
+    print(f"SKIP: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def pg_settings(pg_available: None, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for the local PostgreSQL with schemas unique to this test, dropped afterwards."""
+    import psycopg
+
+    suffix = uuid.uuid4().hex[:8]
+    settings = Settings(
+        data_dir=tmp_path / "spacex",
+        warehouse="postgres",
+        pg_host=PG_HOST,
+        pg_port=PG_PORT,
+        pg_user=PG_USER,
+        pg_database=PG_DATABASE,
+        raw_schema=f"t_raw_{suffix}",
+        dbt_schema=f"t_dbt_{suffix}",
+    )
+    yield settings
+    with psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DATABASE, autocommit=True
+    ) as conn:
+        for schema in (settings.raw_schema, settings.dbt_schema):
+            conn.execute(f'drop schema if exists "{schema}" cascade')

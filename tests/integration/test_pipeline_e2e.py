@@ -1,0 +1,190 @@
+"""End to end through the CLI on the bundled snapshot, checked against an independent
+computation in plain Python (no SQL), plus reruns and the CLI's failure behaviour."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from tests.conftest import SNAPSHOT_LAUNCHES
+
+CLI = str(Path(sys.executable).with_name("spacex-etl"))
+
+
+def cli(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPACEX_")}
+    env["SPACEX_DATA_DIR"] = str(data_dir)
+    proc = subprocess.run(
+        [CLI, *args], capture_output=True, text=True, env=env, timeout=600, check=False
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def independent_answers() -> tuple[int, set[str], set[tuple[str, str]]]:
+    """Q1 and Q2 straight from launches.json: group each core's non-upcoming launches by date."""
+    launches = json.loads(SNAPSHOT_LAUNCHES.read_text())
+    flights: dict[str, list[tuple[datetime, int, str]]] = defaultdict(list)
+    for launch in launches:
+        if launch["upcoming"]:
+            continue
+        when = datetime.fromisoformat(launch["date_utc"].replace("Z", "+00:00"))
+        for slot in launch["cores"]:
+            if slot["core"]:
+                flights[slot["core"]].append((when, launch["flight_number"], launch["id"]))
+    q1 = max(len(f) for f in flights.values()) - 1
+    q1_cores = {core for core, f in flights.items() if len(f) - 1 == q1}
+    q2 = set()
+    for core, items in flights.items():
+        items.sort()
+        for (before, _, _), (after, _, launch_id) in zip(items, items[1:], strict=False):
+            if (after - before).total_seconds() / 86400 < 50:
+                q2.add((core, launch_id))
+    return q1, q1_cores, q2
+
+
+def table_counts(data_dir: Path) -> dict[str, int]:
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        tables = ["launches", "launch_cores", "launch_payloads", "cores", "load_ledger"]
+        return {t: con.execute(f"select count(*) from spacex_raw.{t}").fetchone()[0] for t in tables}
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    data_dir = tmp_path_factory.mktemp("e2e") / "spacex"
+    proc = cli("run", "--date", "2024-06-01", "--json", data_dir=data_dir)
+    return data_dir, json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+def test_run_answers_match_an_independent_computation(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
+    _, summary = first_run
+    q1, q1_cores, q2 = independent_answers()
+
+    answers = summary["answers"]
+    assert answers["q1_max_reuse"]["value"] == q1
+    assert {c["core_id"] for c in answers["q1_max_reuse"]["cores"]} == q1_cores
+    assert {(r["core_id"], r["launch_id"]) for r in answers["q2_cores"]} == q2
+    assert all(0 <= r["days_since_previous_launch"] < 50 for r in answers["q2_cores"])
+    assert q1 == 13 and len(q2) == 25  # pinned so that a change in the data is noticed
+
+
+@pytest.mark.slow
+def test_run_summary_reports_counts_and_locations(first_run: tuple[Path, dict[str, Any]]) -> None:
+    data_dir, summary = first_run
+    counts = summary["counts"]
+    assert counts["received"] == 205
+    assert counts["loaded"] == {
+        "launches": 205, "launch_cores": 215, "launch_payloads": 222, "launch_failures": 5,
+        "cores": 57,
+    }
+    assert (counts["quarantined"], counts["deduplicated"]) == (0, 0)
+    assert summary["sha256"] == "edab4295f084a23210fec03043a368ccd87d124eb55bfb7dde2212790b546d2c"
+    assert Path(summary["raw_uri"]).read_bytes() == SNAPSHOT_LAUNCHES.read_bytes()
+    assert "/raw/spacex/launches/ingest_date=2024-06-01/" in summary["raw_uri"]
+    manifest = json.loads(Path(summary["raw_uri"]).with_name("_manifest.json").read_text())
+    assert manifest["record_count"] == 205 and manifest["sha256"] == summary["sha256"]
+    assert summary["dbt"]["failures"] == []
+    assert table_counts(data_dir)["launches"] == 205
+
+
+@pytest.mark.slow
+def test_rerun_same_date_is_idempotent_and_new_date_adds_a_batch(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
+    data_dir, summary = first_run
+    before = table_counts(data_dir)
+
+    again = json.loads(cli("run", "--date", "2024-06-01", "--json", data_dir=data_dir).stdout)
+    assert table_counts(data_dir) == before
+    assert again["answers"] == summary["answers"]
+
+    cli("run", "--date", "2024-06-02", "--skip-transform", data_dir=data_dir)
+    after = table_counts(data_dir)
+    assert after["load_ledger"] == before["load_ledger"] + 2  # launches + cores batches
+    assert {k: v for k, v in after.items() if k != "load_ledger"} == {
+        k: v for k, v in before.items() if k != "load_ledger"
+    }
+
+
+@pytest.mark.slow
+def test_human_output_prints_answers_and_definitions(
+    first_run: tuple[Path, dict[str, Any]],
+) -> None:
+    data_dir, _ = first_run
+    proc = cli("answers", data_dir=data_dir)
+    assert "Q1  max times a core was reused: 13" in proc.stdout
+    assert "definition:" in proc.stdout
+    assert "Q2  reuses < 50 days" in proc.stdout
+
+
+def test_bad_file_fails_with_one_line_and_leaves_the_warehouse_as_it_was(tmp_path: Path) -> None:
+    data_dir = tmp_path / "spacex"
+    cli("run", "--date", "2024-06-01", "--skip-transform", data_dir=data_dir)
+    before = table_counts(data_dir)
+    bad = tmp_path / "launches.json"
+    bad.write_text('{"docs": []}')
+
+    proc = cli("run", "--input", str(bad), "--date", "2024-06-02", data_dir=data_dir, check=False)
+
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("spacex-etl: error: ")
+    assert str(bad) in lines[-1] and "expected a JSON array" in lines[-1]
+    assert "Traceback" not in proc.stderr
+    assert table_counts(data_dir) == before
+    # the bad input itself is kept in the raw zone as evidence
+    raw = list((data_dir / "lake/raw/spacex/launches/ingest_date=2024-06-02").rglob("launches.json"))
+    assert [p.read_text() for p in raw] == ['{"docs": []}']
+
+
+def test_bad_records_are_quarantined_and_counted(tmp_path: Path) -> None:
+    data_dir = tmp_path / "spacex"
+    records = json.loads(SNAPSHOT_LAUNCHES.read_text())[:10]
+    records[3]["flight_number"] = "four"
+    records.append(records[0])  # an exact duplicate
+    path = tmp_path / "some.json"
+    path.write_text(json.dumps(records))
+
+    proc = cli("run", "--input", str(path), "--skip-transform", "--json", data_dir=data_dir)
+
+    summary = json.loads(proc.stdout)
+    counts = summary["counts"]
+    assert counts["received"] == 11
+    assert counts["loaded"]["launches"] == 9
+    assert (counts["quarantined"], counts["deduplicated"]) == (1, 1)
+    [line] = Path(summary["quarantine_uri"]).read_text().splitlines()
+    entry = json.loads(line)
+    assert (entry["record_index"], entry["field"], entry["rule"]) == (3, "flight_number", "int_type")
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select record_id, field from spacex_raw.quarantine").fetchall() == [
+            (records[3]["id"], "flight_number")
+        ]
+
+
+def test_missing_input_and_bad_usage_exit_codes(tmp_path: Path) -> None:
+    data_dir = tmp_path / "spacex"
+    proc = cli("run", "--input", str(tmp_path / "nope.json"), data_dir=data_dir, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"spacex-etl: error: {tmp_path / 'nope.json'}: no such file"
+    )
+    debug = cli("run", "--input", str(tmp_path / "nope.json"), "--debug", data_dir=data_dir,
+                check=False)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+    usage = cli("run", "--date", "June 1st", data_dir=data_dir, check=False)
+    assert usage.returncode == 2
+    assert "is not a date" in usage.stderr
