@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from spacex_etl.batch import Batch, arrow_schema
 from spacex_etl.config import Settings
-from spacex_etl.errors import LoadError
+from spacex_etl.errors import LoadError, SpacexEtlError
 from spacex_etl.schema import (
     LEDGER_COLUMNS,
     PARENT_KEY,
@@ -112,8 +112,19 @@ class SqlWarehouse(ABC):
         """The cursor that runs the transaction's statements."""
         return conn.cursor()
 
-    def begin(self, cur: Any) -> None:
+    def begin(self, cur: Any) -> None:  # noqa: B027 - optional hook
         """Start a transaction (DB-API drivers other than DuckDB start one implicitly)."""
+
+    def prepare(self, batch: Batch) -> None:  # noqa: B027 - optional hook
+        """Work to do before the transaction opens (Redshift writes its COPY manifests)."""
+
+    def diagnose(self, conn: Any, exc: Exception) -> str | None:
+        """Details about a failure, read on `conn` after the rollback (Redshift's load errors).
+
+        Called with the transaction already rolled back; what it returns is added to the
+        LoadError message. It must not raise.
+        """
+        return None
 
     # -- shared SQL ------------------------------------------------------------------------
     def qualified(self, table: str) -> str:
@@ -215,8 +226,10 @@ class SqlWarehouse(ABC):
             self.begin(cur)
             yield cur
             conn.commit()
-        except BaseException:
+        except BaseException as exc:
             conn.rollback()
+            if isinstance(exc, Exception) and (details := self.diagnose(conn, exc)):
+                exc.add_note(details)
             raise
         finally:
             conn.close()
@@ -228,6 +241,7 @@ class SqlWarehouse(ABC):
         accepted = f"accepted_{batch.resource}_{suffix}"
         result = LoadResult(resource=batch.resource, quarantined=len(batch.quarantine))
         try:
+            self.prepare(batch)
             with self.transaction() as cur:
                 for statement in self.ddl():
                     cur.execute(statement)
@@ -248,12 +262,13 @@ class SqlWarehouse(ABC):
                     result.rows = self._written_rows(cur, batch, staged, accepted)
                 for staging in [*staged.values(), accepted]:
                     cur.execute(f"drop table if exists {ident(staging)}")
-        except LoadError:
+        except SpacexEtlError:
             raise
         except Exception as exc:
+            message = " ".join([str(exc), *getattr(exc, "__notes__", [])])
             raise LoadError(
                 f"loading {batch.resource} for {batch.key.ingest_date} into {self.describe()} "
-                f"failed and was rolled back: {' '.join(str(exc).split())}"
+                f"failed and was rolled back: {' '.join(message.split())}"
             ) from exc
         log.info(
             "loaded %s batch %s into %s: %s",
