@@ -42,8 +42,8 @@ lint: install-all ## ruff, mypy, sqlfluff, hadolint, compose schema, checkov
 	$(RUN) ruff format --check .
 	$(RUN) mypy
 	# sqlfluff-lint
-	# hadolint
-	# compose-schema
+	$(RUN) hadolint docker/*.Dockerfile
+	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker/compose.docker-mode.yml
 	# checkov
 
 fmt: install-all ## Format the Python code

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# One-shot init for the compose stack (service `airflow-init`): migrate the metadata database and
+# write the login for Airflow's simple auth manager from .env. Safe to run again.
+set -euo pipefail
+
+: "${AIRFLOW_ADMIN_USER:?set AIRFLOW_ADMIN_USER in .env (see .env.example)}"
+: "${AIRFLOW_ADMIN_PASSWORD:?set AIRFLOW_ADMIN_PASSWORD in .env (see .env.example)}"
+: "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:?is set by docker-compose.yml}"
+
+airflow db migrate
+
+# The simple auth manager keeps {"user": "password"} in this file and generates a random password
+# for users missing from it; writing it here makes the login the one in .env.
+python - <<'PY'
+import json
+import os
+import tempfile
+
+path = os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+users = {os.environ["AIRFLOW_ADMIN_USER"]: os.environ["AIRFLOW_ADMIN_PASSWORD"]}
+fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+with os.fdopen(fd, "w") as f:
+    json.dump(users, f)
+os.replace(tmp, path)  # mkstemp creates it 0600; replace is atomic
+PY
+
+echo "airflow-init: metadata database migrated; login user '${AIRFLOW_ADMIN_USER}' written"
