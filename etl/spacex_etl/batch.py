@@ -1,4 +1,4 @@
-"""One batch: the flattened tables of one raw file (one resource × one logical date × one run)."""
+"""One batch: the flattened tables of one raw file (one resource, one logical date, one run)."""
 
 from __future__ import annotations
 

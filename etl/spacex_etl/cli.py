@@ -99,7 +99,8 @@ def _date(value: str | None) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--date")
+        msg = f"{value!r} is not a date (YYYY-MM-DD)"
+        raise typer.BadParameter(msg, param_hint="--date") from None
 
 
 def _emit_json(payload: Any) -> None:

@@ -18,7 +18,7 @@ Warehouse = Literal["duckdb", "postgres", "redshift"]
 
 
 def _repo_dbt_dir() -> Path:
-    """The dbt project beside the package in a checkout (`<repo>/dbt_spacex`), else `./dbt_spacex`."""
+    """The dbt project in a checkout (`<repo>/dbt_spacex`), else `./dbt_spacex`."""
     candidate = Path(__file__).resolve().parents[2] / "dbt_spacex"
     return candidate if (candidate / "dbt_project.yml").exists() else Path("dbt_spacex").resolve()
 

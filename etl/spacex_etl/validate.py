@@ -80,7 +80,8 @@ _ADAPTERS: dict[str, TypeAdapter[list[_Record]]] = {}
 
 def _adapter(resource: str) -> TypeAdapter[list[_Record]]:
     if resource not in _ADAPTERS:
-        _ADAPTERS[resource] = TypeAdapter(list[RECORD_MODELS[resource]])  # type: ignore[name-defined]
+        model = RECORD_MODELS[resource]
+        _ADAPTERS[resource] = TypeAdapter(list[model])  # type: ignore[valid-type]
     return _ADAPTERS[resource]
 
 

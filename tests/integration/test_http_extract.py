@@ -63,8 +63,9 @@ def server() -> Iterator[tuple[str, Script]]:
 
 
 def fast_settings(tmp_path: Path, retries: int = 3) -> Settings:
-    return Settings(data_dir=tmp_path / "spacex", http_retries=retries, http_backoff_s=0.01,
-                    http_timeout_s=5)
+    return Settings(
+        data_dir=tmp_path / "spacex", http_retries=retries, http_backoff_s=0.01, http_timeout_s=5
+    )
 
 
 def test_retries_500_and_429_then_lands_the_served_bytes(

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def independent_answers() -> tuple[int, set[str], set[tuple[str, str]]]:
     q2 = set()
     for core, items in flights.items():
         items.sort()
-        for (before, _, _), (after, _, launch_id) in zip(items, items[1:], strict=False):
+        for (before, _, _), (after, _, launch_id) in pairwise(items):
             if (after - before).total_seconds() / 86400 < 50:
                 q2.add((core, launch_id))
     return q1, q1_cores, q2
@@ -56,7 +57,9 @@ def independent_answers() -> tuple[int, set[str], set[tuple[str, str]]]:
 def table_counts(data_dir: Path) -> dict[str, int]:
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
         tables = ["launches", "launch_cores", "launch_payloads", "cores", "load_ledger"]
-        return {t: con.execute(f"select count(*) from spacex_raw.{t}").fetchone()[0] for t in tables}
+        return {
+            t: con.execute(f"select count(*) from spacex_raw.{t}").fetchone()[0] for t in tables
+        }
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +90,10 @@ def test_run_summary_reports_counts_and_locations(first_run: tuple[Path, dict[st
     counts = summary["counts"]
     assert counts["received"] == 205
     assert counts["loaded"] == {
-        "launches": 205, "launch_cores": 215, "launch_payloads": 222, "launch_failures": 5,
+        "launches": 205,
+        "launch_cores": 215,
+        "launch_payloads": 222,
+        "launch_failures": 5,
         "cores": 57,
     }
     assert (counts["quarantined"], counts["deduplicated"]) == (0, 0)
@@ -146,7 +152,9 @@ def test_bad_file_fails_with_one_line_and_leaves_the_warehouse_as_it_was(tmp_pat
     assert "Traceback" not in proc.stderr
     assert table_counts(data_dir) == before
     # the bad input itself is kept in the raw zone as evidence
-    raw = list((data_dir / "lake/raw/spacex/launches/ingest_date=2024-06-02").rglob("launches.json"))
+    raw = list(
+        (data_dir / "lake/raw/spacex/launches/ingest_date=2024-06-02").rglob("launches.json")
+    )
     assert [p.read_text() for p in raw] == ['{"docs": []}']
 
 
@@ -167,7 +175,11 @@ def test_bad_records_are_quarantined_and_counted(tmp_path: Path) -> None:
     assert (counts["quarantined"], counts["deduplicated"]) == (1, 1)
     [line] = Path(summary["quarantine_uri"]).read_text().splitlines()
     entry = json.loads(line)
-    assert (entry["record_index"], entry["field"], entry["rule"]) == (3, "flight_number", "int_type")
+    assert (entry["record_index"], entry["field"], entry["rule"]) == (
+        3,
+        "flight_number",
+        "int_type",
+    )
     with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select record_id, field from spacex_raw.quarantine").fetchall() == [
             (records[3]["id"], "flight_number")
@@ -181,8 +193,9 @@ def test_missing_input_and_bad_usage_exit_codes(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines()[-1] == (
         f"spacex-etl: error: {tmp_path / 'nope.json'}: no such file"
     )
-    debug = cli("run", "--input", str(tmp_path / "nope.json"), "--debug", data_dir=data_dir,
-                check=False)
+    debug = cli(
+        "run", "--input", str(tmp_path / "nope.json"), "--debug", data_dir=data_dir, check=False
+    )
     assert debug.returncode == 1 and "Traceback" in debug.stderr
 
     usage = cli("run", "--date", "June 1st", data_dir=data_dir, check=False)

@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 
 import pytest
-
 from spacex_etl.batch import BatchKey, build_batch
 from spacex_etl.errors import InputFormatError
 from spacex_etl.validate import parse_array, validate_file, validate_records
@@ -51,7 +50,9 @@ def launch(**changes: Any) -> dict[str, Any]:
 
 
 def falcon_heavy() -> dict[str, Any]:
-    record = launch(id="5eb87d13ffd86e000604b360", name="Falcon Heavy Test Flight", flight_number=55)
+    record = launch(
+        id="5eb87d13ffd86e000604b360", name="Falcon Heavy Test Flight", flight_number=55
+    )
     record["cores"] = [
         {**LAUNCH["cores"][0], "core": f"5e9e28a6f35918c0803b26{n}"} for n in ("5a", "5b", "5c")
     ]
@@ -101,7 +102,10 @@ def test_unknown_fields_are_kept_and_do_not_break_the_run() -> None:
         (b"", "file is empty"),
         (b"not json at all", "not valid JSON"),
         (json.dumps([LAUNCH])[:-40].encode(), "not valid JSON (truncated?)"),
-        (body({"docs": [LAUNCH], "totalDocs": 1}), "expected a JSON array of records, found an object"),
+        (
+            body({"docs": [LAUNCH], "totalDocs": 1}),
+            "expected a JSON array of records, found an object",
+        ),
         (b"42", "expected a JSON array of records, found int"),
     ],
     ids=["empty", "not-json", "truncated", "object", "scalar"],
@@ -125,15 +129,20 @@ def test_unusable_file_fails_with_one_clear_error_naming_it(raw: bytes, message:
         ({"date_utc": "2020-01-01T00:00:00"}, "date_utc", "timezone_aware"),
         ({"id": None}, "id", "string_type"),
         ({"id": "not-an-object-id"}, "id", "string_pattern_mismatch"),
-        ({"cores": [{"core": "5e9e289df35918033d3b2623", "flight": "two"}]}, "cores.0.flight",
-         "int_type"),
+        (
+            {"cores": [{"core": "5e9e289df35918033d3b2623", "flight": "two"}]},
+            "cores.0.flight",
+            "int_type",
+        ),
         ({"cores": "B1049"}, "cores", "list_type"),
     ],
 )
 def test_wrong_types_are_quarantined_with_field_and_rule(
     change: dict[str, Any], field: str, rule: str
 ) -> None:
-    bad = launch(id="5eb87cdaffd86e000604b32b", **change) if "id" not in change else launch(**change)
+    bad = (
+        launch(id="5eb87cdaffd86e000604b32b", **change) if "id" not in change else launch(**change)
+    )
     validated = validate_records([launch(), bad], "launches")
 
     assert (validated.received, validated.valid, len(validated.quarantine)) == (2, 1, 1)
@@ -184,7 +193,9 @@ def test_duplicate_ids_identical_are_collapsed_conflicting_are_quarantined() -> 
     assert (validated.received, validated.valid, validated.deduplicated) == (3, 1, 1)
     assert [(q.record_index, q.rule) for q in validated.quarantine] == [(2, "duplicate_id")]
     # counts in = loaded + quarantined + collapsed duplicates
-    assert validated.received == validated.valid + len(validated.quarantine) + validated.deduplicated
+    assert (
+        validated.received == validated.valid + len(validated.quarantine) + validated.deduplicated
+    )
 
 
 def test_integral_floats_are_accepted_for_integer_fields() -> None:

@@ -1,0 +1,291 @@
+"""Amazon Redshift: COPY the batch's Parquet files from the S3 lake, then the shared merge.
+
+`pipeline.stage_batch` has already written one Parquet file per table to the lake
+(`batch.staged_uris`). Before the transaction opens, `prepare` writes a COPY manifest beside
+each file listing exactly that file (with its `content_length`, which Redshift requires for
+Parquet manifests), so a COPY can never pick up a file of another run sharing the prefix.
+Inside the one transaction `stage` runs
+
+    copy "stg_launches_…" from 's3://…/launches.manifest'
+    iam_role 'arn:aws:iam::…' manifest format as parquet
+
+Parquet columns map to table columns by position: the staging table is created from the same
+column list as the Parquet schema (`schema.columns` → `batch.arrow_schema`).
+
+COPY takes no bind parameters, so its two values (manifest URI, role ARN) are checked against
+strict patterns and written as quoted literals; every other value goes as a parameter.
+The role ARN names what Redshift may assume; it is not a credential. The database password
+never appears in SQL or logs: it comes from AWS Secrets Manager (`SPACEX_REDSHIFT_SECRET_ARN`,
+the JSON secret Redshift/RDS manage, with "username" and "password"), from
+`SPACEX_REDSHIFT_PASSWORD`, or — when neither is set — from IAM authentication
+(`redshift_connector` with `iam=True`: temporary credentials for `SPACEX_REDSHIFT_USER` from
+the AWS credential chain).
+
+When COPY fails the transaction is rolled back and the rows of `sys_load_error_detail` for
+this batch's files are read on the same connection and put into the LoadError message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+import pyarrow as pa
+
+from spacex_etl.batch import Batch
+from spacex_etl.config import Settings
+from spacex_etl.errors import ConfigError, LakeError, LoadError
+from spacex_etl.lake import Lake, S3Lake, open_lake
+from spacex_etl.schema import ColumnType
+from spacex_etl.warehouse.base import SqlWarehouse, ident
+
+S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9!\-_.*()/=+:@,]+$")
+IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_\-/]{1,512}$")
+PROVISIONED_HOST = re.compile(
+    r"^([a-z0-9\-]+)\.[a-z0-9]+\.[a-z0-9\-]+\.redshift(-dev)?\.amazonaws\.com(\.cn)?$"
+)
+LOAD_ERROR_ROWS = 20
+
+LOAD_ERRORS_SQL = (
+    "select file_name, line_number, column_name, error_code, error_message, raw_field_value "
+    "from sys_load_error_detail where file_name in ({files}) "
+    f"order by start_time desc, line_number limit {LOAD_ERROR_ROWS}"
+)
+
+
+def quote_literal(value: str) -> str:
+    """A SQL string literal (only for values already checked against a strict pattern)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def manifest_uri(parquet_uri: str) -> str:
+    """The manifest that sits beside a staged Parquet file: `…/launches.manifest`."""
+    return parquet_uri.removesuffix(".parquet") + ".manifest"
+
+
+def build_manifest(entries: list[tuple[str, int]]) -> bytes:
+    """A COPY manifest for Parquet: every file mandatory, with its size in bytes."""
+    body = {
+        "entries": [
+            {"url": url, "mandatory": True, "meta": {"content_length": size}}
+            for url, size in entries
+        ]
+    }
+    return json.dumps(body, indent=2).encode()
+
+
+def copy_statement(staging: str, manifest: str, iam_role_arn: str) -> str:
+    """COPY one staging table from a manifest of Parquet files."""
+    if not S3_URI.match(manifest):
+        raise LoadError(f"COPY manifest URI {manifest!r} is not a plain s3://bucket/key URI")
+    if not IAM_ROLE_ARN.match(iam_role_arn):
+        raise ConfigError(
+            f"SPACEX_REDSHIFT_IAM_ROLE_ARN {iam_role_arn!r} is not an IAM role ARN "
+            "(arn:aws:iam::<account>:role/<name>)"
+        )
+    return (
+        f"copy {ident(staging)} from {quote_literal(manifest)} "
+        f"iam_role {quote_literal(iam_role_arn)} manifest format as parquet"
+    )
+
+
+@dataclass
+class CopyFailed(Exception):
+    """A COPY failed; carries the files it read so their load errors can be looked up."""
+
+    staging: str
+    manifest: str
+    files: list[str]
+    cause: str
+
+    def __str__(self) -> str:
+        return f"COPY into {self.staging} from {self.manifest} failed: {self.cause}"
+
+
+def object_size(lake: Lake, uri: str) -> int:
+    """Size in bytes of a lake object (a HEAD request on S3)."""
+    if isinstance(lake, S3Lake):
+        parsed = urlparse(uri)
+        try:
+            head = lake.client.head_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))
+        except Exception as exc:
+            raise LakeError(f"cannot read the size of {uri}: {exc}") from exc
+        return int(head["ContentLength"])
+    return len(lake.get(lake.key_of(uri)))
+
+
+class RedshiftWarehouse(SqlWarehouse):
+    """COPY from S3 (manifest, IAM role, Parquet) into temporary tables, then the shared merge."""
+
+    name = "redshift"
+    type_names: ClassVar[dict[ColumnType, str]] = {
+        **SqlWarehouse.type_names,
+        "key": "varchar(256)",
+        "text": "varchar(65535)",
+    }
+
+    def __init__(
+        self,
+        settings: Settings,
+        lake: Lake | None = None,
+        connect: Callable[..., Any] | None = None,
+        secrets_client: Any | None = None,
+    ) -> None:
+        """`lake`, `connect` and `secrets_client` default to the real ones (tests pass fakes)."""
+        super().__init__(settings)
+        self._lake = lake
+        self._connect = connect
+        self._secrets_client = secrets_client
+        self._manifests: dict[str, str] = {}
+
+    # -- configuration ---------------------------------------------------------------------
+    @property
+    def lake(self) -> Lake:
+        if self._lake is None:
+            self._lake = open_lake(self.settings.lake_root)
+        return self._lake
+
+    def _require(self, value: str | None, env: str) -> str:
+        if not value:
+            raise ConfigError(f"{env} is not set; the redshift warehouse needs it")
+        return value
+
+    def describe(self) -> str:
+        s = self.settings
+        where = f"{s.redshift_host or '?'}:{s.redshift_port}/{s.redshift_database}"
+        return f"redshift://{s.redshift_user or '?'}@{where}"
+
+    def credentials(self) -> tuple[str, str] | None:
+        """(user, password) from Secrets Manager or the settings; None means IAM auth."""
+        s = self.settings
+        if s.redshift_secret_arn:
+            client = self._secrets_client
+            if client is None:
+                import boto3
+
+                client = boto3.client("secretsmanager", region_name=s.aws_region)
+            try:
+                secret = json.loads(
+                    client.get_secret_value(SecretId=s.redshift_secret_arn)["SecretString"]
+                )
+                return str(secret.get("username") or s.redshift_user), str(secret["password"])
+            except Exception as exc:
+                raise LoadError(
+                    f"cannot read the Redshift password from Secrets Manager secret "
+                    f"{s.redshift_secret_arn}: {type(exc).__name__}"
+                ) from exc
+        if s.redshift_password is not None and s.redshift_password.get_secret_value():
+            return self._require(
+                s.redshift_user, "SPACEX_REDSHIFT_USER"
+            ), s.redshift_password.get_secret_value()
+        return None
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """Arguments for `redshift_connector.connect` (password or IAM authentication)."""
+        s = self.settings
+        host = self._require(s.redshift_host, "SPACEX_REDSHIFT_HOST")
+        kwargs: dict[str, Any] = {
+            "host": host,
+            "port": s.redshift_port,
+            "database": s.redshift_database,
+            "ssl": True,
+            "sslmode": "verify-full",
+            "timeout": 30,
+            "application_name": "spacex-etl",
+        }
+        creds = self.credentials()
+        if creds is not None:
+            kwargs["user"], kwargs["password"] = creds
+            return kwargs
+        kwargs |= {
+            "iam": True,
+            "db_user": self._require(s.redshift_user, "SPACEX_REDSHIFT_USER"),
+            "auto_create": False,
+        }
+        if s.aws_region:
+            kwargs["region"] = s.aws_region
+        if match := PROVISIONED_HOST.match(host):
+            kwargs["cluster_identifier"] = match.group(1)
+        return kwargs
+
+    def dbt_env(self) -> dict[str, str]:
+        s = self.settings
+        env = super().dbt_env() | {
+            "SPACEX_REDSHIFT_HOST": self._require(s.redshift_host, "SPACEX_REDSHIFT_HOST"),
+            "SPACEX_REDSHIFT_PORT": str(s.redshift_port),
+            "SPACEX_REDSHIFT_DATABASE": s.redshift_database,
+        }
+        creds = self.credentials()
+        if creds is None:
+            raise ConfigError(
+                "dbt's redshift profile authenticates with a password: set "
+                "SPACEX_REDSHIFT_SECRET_ARN (or SPACEX_REDSHIFT_PASSWORD) for the transform step"
+            )
+        env["SPACEX_REDSHIFT_USER"], env["SPACEX_REDSHIFT_PASSWORD"] = creds
+        return env
+
+    # -- adapter hooks ---------------------------------------------------------------------
+    def connect(self) -> Any:
+        connect = self._connect
+        if connect is None:
+            import redshift_connector
+
+            connect = redshift_connector.connect
+        conn = connect(**self.connect_kwargs())
+        conn.autocommit = False
+        return conn
+
+    def prepare(self, batch: Batch) -> None:
+        """Write one manifest per staged Parquet file, beside it in the lake."""
+        self._require(self.settings.redshift_iam_role_arn, "SPACEX_REDSHIFT_IAM_ROLE_ARN")
+        if not self.settings.lake_root.startswith("s3://"):
+            raise ConfigError(
+                f"Redshift COPY reads from S3 but the lake is {self.settings.lake_root}: "
+                "set SPACEX_LAKE_URI=s3://bucket/prefix"
+            )
+        expected = [*batch.tables, "quarantine"]
+        missing = [table for table in expected if table not in batch.staged_uris]
+        if missing:
+            raise LoadError(
+                f"batch {batch.run_id} has no staged Parquet for {', '.join(missing)}; "
+                "pipeline.stage_batch must run before the Redshift load"
+            )
+        self._manifests = {}
+        for table in expected:
+            uri = batch.staged_uris[table]
+            manifest = build_manifest([(uri, object_size(self.lake, uri))])
+            key = manifest_uri(self.lake.key_of(uri))
+            self._manifests[table] = self.lake.put(key, manifest)
+
+    def stage(self, cur: Any, batch: Batch, table: str, data: pa.Table, staging: str) -> None:
+        manifest = self._manifests[table]
+        statement = copy_statement(staging, manifest, self.settings.redshift_iam_role_arn or "")
+        try:
+            cur.execute(statement)
+        except Exception as exc:
+            raise CopyFailed(staging, manifest, [batch.staged_uris[table]], str(exc)) from exc
+
+    def diagnose(self, conn: Any, exc: Exception) -> str | None:
+        """The load errors Redshift recorded for the failed COPY's files (after the rollback)."""
+        if not isinstance(exc, CopyFailed):
+            return None
+        try:
+            cur = conn.cursor()
+            placeholders = ", ".join([self.paramstyle] * len(exc.files))
+            cur.execute(LOAD_ERRORS_SQL.format(files=placeholders), tuple(exc.files))
+            rows = cur.fetchall()
+            conn.rollback()
+        except Exception as lookup:
+            return f"(could not read sys_load_error_detail: {' '.join(str(lookup).split())})"
+        if not rows:
+            return "(sys_load_error_detail has no rows for this load; see SYS_LOAD_HISTORY)"
+        shown = "; ".join(
+            f"{str(file).strip()} line {line} column {str(column).strip()}: "
+            f"[{code}] {str(message).strip()} (value {str(value).strip()!r})"
+            for file, line, column, code, message, value in rows
+        )
+        return f"load errors: {shown}"
