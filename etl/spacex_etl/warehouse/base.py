@@ -154,13 +154,17 @@ class SqlWarehouse(ABC):
         resource = batch.resource
         key = ident(PARENT_KEY[resource])
         parent = RESOURCE_TABLES[resource][0]
-        newer_only = "" if force else f" and t.{ident('_ingest_date')} > s.{ident('_ingest_date')}"
+        # Forced: every staged key. Otherwise only keys the warehouse holds from no newer batch.
+        newer_held = (
+            ""
+            if force
+            else f" where not exists (select 1 from {self.qualified(parent)} t "
+            f"where t.{key} = s.{key} and t.{ident('_ingest_date')} > s.{ident('_ingest_date')})"
+        )
         statements: list[tuple[str, tuple[Any, ...]]] = [
             (
                 f"create temporary table {ident(accepted)} as "
-                f"select s.{key} from {ident(staged[parent])} s "
-                f"where not exists (select 1 from {self.qualified(parent)} t "
-                f"where t.{key} = s.{key}{newer_only})",
+                f"select s.{key} from {ident(staged[parent])} s{newer_held}",
                 (),
             )
         ]

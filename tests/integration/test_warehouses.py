@@ -1,0 +1,277 @@
+"""The loading contract, the same suite on DuckDB and on the real local PostgreSQL.
+
+Batches go through the real code path (`validate_file` + `build_batch`); the warehouse is read
+back with plain SQL. Redshift shares this algorithm (base.py) and is covered statically in
+tests/unit/test_redshift_sql.py.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from spacex_etl import pipeline
+from spacex_etl.batch import Batch, BatchKey, build_batch
+from spacex_etl.config import Settings
+from spacex_etl.errors import LoadError
+from spacex_etl.schema import LEDGER_COLUMNS, TABLES, columns
+from spacex_etl.validate import validate_file
+from spacex_etl.warehouse import SqlWarehouse, open_warehouse
+from spacex_etl.warehouse.base import ident
+
+from tests.conftest import SNAPSHOT_LAUNCHES
+
+DAY1, DAY2, DAY3 = date(2024, 6, 1), date(2024, 6, 2), date(2024, 6, 3)
+ID_A, ID_B, ID_C = (
+    "5eb87cd9ffd86e000604b32a",
+    "5eb87cdaffd86e000604b32b",
+    "5eb87cdbffd86e000604b32c",
+)
+CORE_1, CORE_2, CORE_3 = (
+    "5e9d0d95eda69955f709d1eb",
+    "5e9d0d95eda69973a809d1ec",
+    "5e9d0d95eda69974db09d1ed",
+)
+TRICKY_TEXT = "tab\there, newline\nthere, back\\slash, \"quotes\", 'apostrophe', Türksat ✓, \\N"
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def wh_settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
+    """Settings for each warehouse under test (PostgreSQL: schemas unique to the test)."""
+    if request.param == "postgres":
+        pg: Settings = request.getfixturevalue("pg_settings")
+        return pg
+    return settings
+
+
+def launch(
+    launch_id: str,
+    name: str,
+    cores: list[str | None],
+    *,
+    flight_number: int = 1,
+    date_utc: str = "2020-01-07T02:19:00.000Z",
+    details: str | None = None,
+) -> dict[str, Any]:
+    """A minimal valid /v5/launches record."""
+    return {
+        "id": launch_id,
+        "name": name,
+        "flight_number": flight_number,
+        "date_utc": date_utc,
+        "upcoming": False,
+        "success": True,
+        "details": details,
+        "cores": [
+            {"core": core, "flight": n + 1, "reused": n > 0, "landing_success": True}
+            for n, core in enumerate(cores)
+        ],
+        "payloads": [],
+        "failures": [],
+    }
+
+
+def make_batch(records: list[Any], ingest_date: date, run_id: str | None = None) -> Batch:
+    """Validate and flatten records exactly as `pipeline.prepare` does."""
+    body = orjson.dumps(records)
+    validated = validate_file(body, "test launches", "launches")
+    run_id = run_id or f"{ingest_date:%Y%m%d}T000000Z-abc123"
+    key = BatchKey(resource="launches", source="test", ingest_date=ingest_date)
+    return build_batch(validated, key, run_id, f"memory://{run_id}/launches.json", "0" * 64)
+
+
+def snapshot_batch(ingest_date: date = DAY1) -> Batch:
+    validated = validate_file(SNAPSHOT_LAUNCHES.read_bytes(), "snapshot", "launches")
+    key = BatchKey(resource="launches", source="snapshot", ingest_date=ingest_date)
+    run_id = f"{ingest_date:%Y%m%d}T000000Z-snap00"
+    return build_batch(validated, key, run_id, "memory://snapshot", "1" * 64)
+
+
+def state(wh: SqlWarehouse) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every raw table, sorted, without the load timestamps (they change per load)."""
+    tables = {**TABLES, "load_ledger": LEDGER_COLUMNS}
+    out = {}
+    for table in tables:
+        cols = [n for n, _ in columns(table)] if table in TABLES else [n for n, _ in LEDGER_COLUMNS]
+        shown = ", ".join(ident(c) for c in cols if c not in {"_loaded_at", "loaded_at"})
+        rows = wh.query(f"select {shown} from {wh.qualified(table)}")
+        out[table] = sorted((tuple(row.values()) for row in rows), key=repr)
+    return out
+
+
+def names(wh: SqlWarehouse) -> dict[str, str]:
+    rows = wh.query(f"select launch_id, name from {wh.qualified('launches')}")
+    return {row["launch_id"]: row["name"] for row in rows}
+
+
+def cores_of(wh: SqlWarehouse, launch_id: str) -> list[str | None]:
+    rows = wh.query(
+        f"select core_id from {wh.qualified('launch_cores')} where launch_id = "
+        f"{wh.paramstyle} order by core_index",
+        (launch_id,),
+    )
+    return [row["core_id"] for row in rows]
+
+
+def test_load_snapshot_then_rerun_gives_identical_rows(wh_settings: Settings) -> None:
+    wh = open_warehouse(wh_settings)
+    result = wh.load_batch(snapshot_batch())
+    assert result.rows == {
+        "launches": 205,
+        "launch_cores": 215,
+        "launch_payloads": 222,
+        "launch_failures": 5,
+    }
+    first = state(wh)
+    assert {t: len(rows) for t, rows in first.items()} == {
+        "launches": 205,
+        "launch_cores": 215,
+        "launch_payloads": 222,
+        "launch_failures": 5,
+        "cores": 0,
+        "quarantine": 0,
+        "load_ledger": 1,
+    }
+
+    again = wh.load_batch(snapshot_batch())  # the same batch (same run id) once more
+
+    assert again.keys_written == 205
+    assert state(wh) == first
+
+
+def test_rerun_with_a_new_run_id_replaces_not_duplicates(wh_settings: Settings) -> None:
+    wh = open_warehouse(wh_settings)
+    wh.load_batch(make_batch([launch(ID_A, "A", [CORE_1])], DAY1, "20240601T000000Z-aaaaaa"))
+    wh.load_batch(make_batch([launch(ID_A, "A", [CORE_1])], DAY1, "20240601T090000Z-bbbbbb"))
+
+    counts = wh.row_counts()
+    assert (counts["launches"], counts["launch_cores"], counts["load_ledger"]) == (1, 1, 1)
+    ledger = wh.query(f"select run_id from {wh.qualified('load_ledger')}")
+    assert ledger == [{"run_id": "20240601T090000Z-bbbbbb"}]
+
+
+def test_newer_batch_updates_records_and_drops_stale_children(wh_settings: Settings) -> None:
+    wh = open_warehouse(wh_settings)
+    wh.load_batch(
+        make_batch(
+            [launch(ID_A, "Falcon Heavy", [CORE_1, CORE_2, CORE_3]), launch(ID_B, "B", [CORE_1])],
+            DAY1,
+        )
+    )
+
+    result = wh.load_batch(make_batch([launch(ID_A, "Falcon Heavy (renamed)", [CORE_2])], DAY2))
+
+    assert result.keys_written == 1
+    assert names(wh) == {ID_A: "Falcon Heavy (renamed)", ID_B: "B"}
+    assert cores_of(wh, ID_A) == [CORE_2]  # the two cores the new record no longer has are gone
+    assert cores_of(wh, ID_B) == [CORE_1]  # a launch absent from the new batch is kept
+    assert wh.row_counts()["load_ledger"] == 2
+
+
+def test_free_text_survives_the_bulk_load_unchanged(wh_settings: Settings) -> None:
+    wh = open_warehouse(wh_settings)
+    wh.load_batch(make_batch([launch(ID_A, "A, with comma", [None], details=TRICKY_TEXT)], DAY1))
+
+    rows = wh.query(f"select name, details, date_utc from {wh.qualified('launches')}")
+
+    assert rows[0]["name"] == "A, with comma"
+    assert rows[0]["details"] == TRICKY_TEXT
+    assert rows[0]["date_utc"].isoformat() == "2020-01-07T02:19:00"
+    assert cores_of(wh, ID_A) == [None]
+
+
+def test_older_batch_does_not_overwrite_newer_rows_unless_forced(wh_settings: Settings) -> None:
+    wh = open_warehouse(wh_settings)
+    wh.load_batch(make_batch([launch(ID_A, "new", [CORE_1, CORE_2])], DAY2))
+
+    older = wh.load_batch(make_batch([launch(ID_A, "old", [CORE_3]), launch(ID_C, "C", [])], DAY1))
+
+    assert (older.keys_written, older.keys_skipped_newer) == (1, 1)  # C is new, A is newer
+    assert older.rows["launches"] == 1
+    assert names(wh) == {ID_A: "new", ID_C: "C"}
+    assert cores_of(wh, ID_A) == [CORE_1, CORE_2]
+
+    forced = wh.load_batch(make_batch([launch(ID_A, "old", [CORE_3])], DAY1), force=True)
+
+    assert forced.keys_written == 1
+    assert names(wh)[ID_A] == "old"
+    assert cores_of(wh, ID_A) == [CORE_3]
+
+
+def test_a_batch_failing_midway_leaves_the_previous_state(
+    wh_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wh = open_warehouse(wh_settings)
+    wh.load_batch(make_batch([launch(ID_A, "A", [CORE_1, CORE_2])], DAY1))
+    before = state(wh)
+    real_stage = type(wh).stage
+    calls: list[str] = []
+
+    def failing_stage(self: SqlWarehouse, cur: Any, batch: Batch, table: str, *rest: Any) -> None:
+        calls.append(table)
+        if len(calls) == 3:
+            raise RuntimeError("injected failure while staging")
+        real_stage(self, cur, batch, table, *rest)
+
+    monkeypatch.setattr(type(wh), "stage", failing_stage)
+    newer = make_batch([launch(ID_A, "A v2", [CORE_3]), launch(ID_B, "B", [CORE_1])], DAY2)
+
+    with pytest.raises(LoadError, match="rolled back: injected failure while staging"):
+        wh.load_batch(newer)
+
+    assert calls == ["launches", "launch_cores", "launch_payloads"]
+    assert state(wh) == before
+    monkeypatch.setattr(type(wh), "stage", real_stage)
+    wh.load_batch(newer)  # and the same batch loads once the cause is gone
+    assert names(wh) == {ID_A: "A v2", ID_B: "B"}
+
+
+def test_quarantine_rows_are_replaced_per_batch(wh_settings: Settings) -> None:
+    wh = open_warehouse(wh_settings)
+    bad = launch(ID_B, "B", [CORE_1]) | {"flight_number": "2"}  # a string is not a flight number
+    first = make_batch([launch(ID_A, "A", []), bad], DAY1)
+    other_day = make_batch([launch(ID_C, "C", []), bad], DAY2)
+    assert len(first.quarantine) == 1
+
+    wh.load_batch(first)
+    wh.load_batch(other_day)
+    wh.load_batch(first)  # a rerun replaces, not appends, its quarantine rows
+
+    def quarantined() -> list[tuple[str, str, str]]:
+        rows = wh.query(
+            f"select _ingest_date, record_id, field from {wh.qualified('quarantine')} "
+            "order by _ingest_date"
+        )
+        return [(str(r["_ingest_date"]), r["record_id"], r["field"]) for r in rows]
+
+    assert quarantined() == [
+        ("2024-06-01", ID_B, "flight_number"),
+        ("2024-06-02", ID_B, "flight_number"),
+    ]
+
+    wh.load_batch(
+        make_batch(
+            [launch(ID_A, "A", []), launch(ID_B, "B", [CORE_1])], DAY1, "20240601T120000Z-fixed0"
+        )
+    )
+
+    assert quarantined() == [("2024-06-02", ID_B, "flight_number")]
+    assert sorted(names(wh)) == [ID_A, ID_B, ID_C]
+
+
+@pytest.mark.slow
+def test_duckdb_and_postgres_give_the_same_answers(pg_settings: Settings, tmp_path: Path) -> None:
+    duck = Settings(data_dir=tmp_path / "duck", warehouse="duckdb")
+
+    on_duckdb = pipeline.run(duck, DAY1, run_id="20240601T000000Z-duck00")
+    on_postgres = pipeline.run(pg_settings, DAY1, run_id="20240601T000000Z-pg0000")
+
+    assert on_postgres.dbt["failures"] == []
+    assert on_postgres.answers == on_duckdb.answers
+    assert on_postgres.answers["q1_max_reuse"]["value"] > 0
+    assert on_postgres.answers["q2_cores"]
+    assert on_postgres.as_dict()["counts"]["loaded"] == on_duckdb.as_dict()["counts"]["loaded"]
+    assert open_warehouse(pg_settings).row_counts() == open_warehouse(duck).row_counts()
