@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 
 from spacex_etl.flatten import rows
-from spacex_etl.schema import RESOURCE_TABLES, ColumnType, columns
+from spacex_etl.schema import RESOURCE_TABLES, TABLES, ColumnType, columns
 from spacex_etl.validate import QuarantineEntry, Validated
 
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
@@ -108,15 +108,23 @@ def build_batch(
         tables={},
         quarantine=list(validated.quarantine),
     )
-    meta = batch._metadata()
-    buffers: dict[str, list[dict[str, Any]]] = {t: [] for t in RESOURCE_TABLES[key.resource]}
-    for record, raw in validated.records:
-        record_json = raw.decode()
-        for table, row in rows(record, record_json):
-            row.update(meta)
-            buffers[table].append(row)
-    batch.tables = {
-        table: pa.Table.from_pylist(data, schema=arrow_schema(table))
-        for table, data in buffers.items()
+    data_columns = {t: [name for name, _ in TABLES[t]] for t in RESOURCE_TABLES[key.resource]}
+    buffers: dict[str, dict[str, list[Any]]] = {
+        table: {name: [] for name in names} for table, names in data_columns.items()
     }
+    for record, raw in validated.records:
+        for table, row in rows(record, raw.decode()):
+            for name, column in buffers[table].items():
+                column.append(row[name])
+    meta = batch._metadata()
+    for table, columns_ in buffers.items():
+        schema = arrow_schema(table)
+        size = len(next(iter(columns_.values())))
+        arrays = [
+            pa.array(values, type=schema.field(name).type) for name, values in columns_.items()
+        ]
+        arrays += [
+            pa.array([value] * size, type=schema.field(name).type) for name, value in meta.items()
+        ]
+        batch.tables[table] = pa.Table.from_arrays(arrays, schema=schema)
     return batch
