@@ -26,9 +26,7 @@ def _repo_dbt_dir() -> Path:
 class Settings(BaseSettings):
     """Everything configurable. Each field is the env var `SPACEX_<FIELD>` (case-insensitive)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SPACEX_", env_file=".env", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="SPACEX_", extra="ignore", frozen=True)
 
     data_dir: Path = Field(
         Path(".spacex"), description="Local working folder: default lake, DuckDB file, dbt output."
