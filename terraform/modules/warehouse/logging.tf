@@ -4,11 +4,11 @@
 # the groups first lets us set their KMS key and retention.
 
 locals {
-  audit_log_types = toset(["connectionlog", "userlog", "useractivitylog"])
+  audit_log_types = ["connectionlog", "useractivitylog", "userlog"]
 }
 
 resource "aws_cloudwatch_log_group" "audit" {
-  for_each = local.audit_log_types
+  for_each = toset(local.audit_log_types)
 
   name              = "/aws/redshift/cluster/${var.cluster_identifier}/${each.key}"
   retention_in_days = var.log_retention_days
@@ -20,7 +20,7 @@ resource "aws_cloudwatch_log_group" "audit" {
 resource "aws_redshift_logging" "this" {
   cluster_identifier   = aws_redshift_cluster.this.cluster_identifier
   log_destination_type = "cloudwatch"
-  log_exports          = sort(tolist(local.audit_log_types))
+  log_exports          = local.audit_log_types
 
   depends_on = [aws_cloudwatch_log_group.audit]
 }
