@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from spacex_etl.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]

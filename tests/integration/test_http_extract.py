@@ -12,12 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
 from spacex_etl import pipeline
 from spacex_etl.config import Settings
 from spacex_etl.errors import ExtractError
 from spacex_etl.lake import open_lake
 from spacex_etl.sources import fetch
-
 from tests.conftest import SNAPSHOT_LAUNCHES
 
 BODY = SNAPSHOT_LAUNCHES.read_bytes()

@@ -8,6 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+
 from spacex_etl.errors import LakeError
 from spacex_etl.lake import Lake, LocalLake, manifest_key, open_lake, raw_key
 

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+
 from spacex_etl.batch import BatchKey, build_batch
 from spacex_etl.errors import InputFormatError
 from spacex_etl.validate import parse_array, validate_file, validate_records
