@@ -114,12 +114,18 @@ def main() -> int:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
-    print(f"{results['records']} launches, {results['input_mb']} MB of JSON (best of {args.repeat})")
+    print(
+        f"{results['records']} launches, {results['input_mb']} MB of JSON (best of {args.repeat})"
+    )
     v, ld, m = results["validate_flatten"], results["load_duckdb"], results["memory"]
-    print(f"  validate+flatten  {v['ours_s']:.3f}s = {v['ratio']}x json.loads "
-          f"({v['baseline_json_loads_s']:.3f}s), {v['records_per_s']:,} records/s")
-    print(f"  load into DuckDB  {ld['ours_merge_s']:.3f}s = {ld['ratio']}x a plain insert "
-          f"({ld['baseline_plain_insert_s']:.3f}s)")
+    print(
+        f"  validate+flatten  {v['ours_s']:.3f}s = {v['ratio']}x json.loads "
+        f"({v['baseline_json_loads_s']:.3f}s), {v['records_per_s']:,} records/s"
+    )
+    print(
+        f"  load into DuckDB  {ld['ours_merge_s']:.3f}s = {ld['ratio']}x a plain insert "
+        f"({ld['baseline_plain_insert_s']:.3f}s)"
+    )
     print(f"  peak memory       {m['peak_mb']} MB = {m['peak_over_input']}x the input size")
     print(f"  results written to {args.out}")
     return 0
