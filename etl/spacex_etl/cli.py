@@ -59,12 +59,22 @@ ForceOpt = Annotated[
 ]
 
 
+class RunIdFilter(logging.Filter):
+    """Stamp each record with the current run id, so every log line names its run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.run_id = pipeline.current_run_id.get()
+        return True
+
+
 def _setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RunIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s run=%(run_id)s %(name)s: %(message)s")
+    )
     logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
+        level=logging.DEBUG if debug else logging.INFO, handlers=[handler], force=True
     )
     for noisy in ("botocore", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -31,6 +32,8 @@ from spacex_etl.warehouse import LoadResult, open_warehouse
 log = logging.getLogger(__name__)
 
 RESOURCES = ("launches", "cores")
+current_run_id: ContextVar[str] = ContextVar("current_run_id", default="-")
+"""The run id of the work in progress, stamped on every log line (see cli.RunIdFilter)."""
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -188,6 +191,7 @@ def extract(
     cores_input: str | None = None,
 ) -> list[Landed]:
     """Fetch launches (and cores, when a cores source is known) and land them raw."""
+    current_run_id.set(run_id)
     lake = open_lake(settings.lake_root)
     locations = {"launches": input_location}
     cores = cores_input or cores_location(input_location, settings)
@@ -302,6 +306,7 @@ def run(
     from spacex_etl import report, transform
 
     run_id = run_id or new_run_id()
+    current_run_id.set(run_id)
     summary = RunSummary(
         run_id=run_id,
         ingest_date=ingest_date.isoformat(),
