@@ -20,6 +20,21 @@ locals {
     Project     = var.project
     Environment = var.environment
   }
+
+  # How the spacex_elt DAG (dags/spacex_elt_support/config.py) runs the job on
+  # ECS: exported by the MWAA startup script, or set by hand on any Airflow.
+  airflow_ecs_environment = {
+    SPACEX_AIRFLOW_EXECUTION_MODE    = "ecs"
+    SPACEX_ECS_CLUSTER               = module.etl_job.cluster_name
+    SPACEX_ECS_TASK_DEFINITION       = module.etl_job.task_definition_family
+    SPACEX_ECS_CONTAINER_NAME        = module.etl_job.container_name
+    SPACEX_ECS_SUBNETS               = join(",", module.network.private_subnet_ids)
+    SPACEX_ECS_SECURITY_GROUPS       = module.network.etl_job_security_group_id
+    SPACEX_ECS_LAUNCH_TYPE           = "FARGATE"
+    SPACEX_ECS_AWSLOGS_GROUP         = module.etl_job.log_group_name
+    SPACEX_ECS_AWSLOGS_STREAM_PREFIX = module.etl_job.awslogs_stream_prefix
+    SPACEX_ECS_REGION                = var.region
+  }
 }
 
 module "network" {
@@ -103,5 +118,6 @@ module "orchestration" {
   ecs_task_role_arn      = module.etl_job.task_role_arn
   ecs_execution_role_arn = module.etl_job.execution_role_arn
   ecs_log_group_arn      = module.etl_job.log_group_arn
+  airflow_environment    = local.airflow_ecs_environment
   tags                   = local.tags
 }

@@ -78,6 +78,11 @@ output "etl_job_environment" {
   value       = module.etl_job.environment
 }
 
+output "airflow_ecs_environment" {
+  description = "SPACEX_AIRFLOW_* / SPACEX_ECS_* settings for the DAG's ecs mode (MWAA gets them from its startup script)."
+  value       = local.airflow_ecs_environment
+}
+
 output "mwaa_webserver_url" {
   description = "Private Airflow UI host, or null when enable_mwaa = false."
   value       = one(module.orchestration[*].webserver_url)

@@ -28,6 +28,8 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 }
 
 locals {
+  log_stream_prefix = "etl"
+
   # What the container is told. Only the secret's ARN is passed: the job
   # fetches the password at run time with its task role, so a rotated
   # password is picked up by the next run and nothing secret sits in the
@@ -54,7 +56,7 @@ locals {
   )
 
   container = {
-    name                   = var.name
+    name                   = var.container_name
     image                  = "${aws_ecr_repository.this.repository_url}:${var.image_tag}"
     essential              = true
     entryPoint             = ["spacex-etl"]
@@ -73,7 +75,7 @@ locals {
       options = {
         awslogs-group         = aws_cloudwatch_log_group.job.name
         awslogs-region        = data.aws_region.current.name
-        awslogs-stream-prefix = "etl"
+        awslogs-stream-prefix = local.log_stream_prefix
       }
     }
   }

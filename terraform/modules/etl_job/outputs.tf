@@ -33,6 +33,11 @@ output "container_name" {
   value       = local.container.name
 }
 
+output "awslogs_stream_prefix" {
+  description = "Log stream prefix of the container (<prefix>/<container name>), for the ECS operator to tail."
+  value       = "${local.log_stream_prefix}/${local.container.name}"
+}
+
 output "task_role_arn" {
   description = "ARN of the task role (the ELT code's permissions)."
   value       = aws_iam_role.task.arn

@@ -14,6 +14,12 @@ variable "image_tag" {
   }
 }
 
+variable "container_name" {
+  description = "Name of the container in the task definition (the DAG's SPACEX_ECS_CONTAINER_NAME)."
+  type        = string
+  default     = "etl"
+}
+
 variable "command" {
   description = "Container command after the spacex-etl entrypoint."
   type        = list(string)

@@ -35,6 +35,12 @@ variable "airflow_configuration_options" {
   }
 }
 
+variable "airflow_environment" {
+  description = "Environment exported to Airflow by the MWAA startup script (how the DAG finds the ECS task). Nothing secret."
+  type        = map(string)
+  default     = {}
+}
+
 variable "subnet_ids" {
   description = "Exactly two private subnets (different AZs) with outbound access through NAT."
   type        = list(string)
