@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from spacex_etl import pipeline
 from spacex_etl.batch import Batch, BatchKey, build_batch
 from spacex_etl.config import Settings
@@ -21,7 +22,6 @@ from spacex_etl.schema import LEDGER_COLUMNS, TABLES, columns
 from spacex_etl.validate import validate_file
 from spacex_etl.warehouse import SqlWarehouse, open_warehouse
 from spacex_etl.warehouse.base import ident
-
 from tests.conftest import SNAPSHOT_LAUNCHES
 
 DAY1, DAY2, DAY3 = date(2024, 6, 1), date(2024, 6, 2), date(2024, 6, 3)
