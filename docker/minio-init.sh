@@ -6,14 +6,14 @@ set -eu
 
 : "${MINIO_ROOT_USER:?set in .env}"
 : "${MINIO_ROOT_PASSWORD:?set in .env}"
-: "${SPACEX_LAKE_BUCKET:?set in .env}"
-: "${SPACEX_LAKE_ACCESS_KEY_ID:?set in .env}"
-: "${SPACEX_LAKE_SECRET_ACCESS_KEY:?set in .env}"
+: "${MINIO_LAKE_BUCKET:?set in .env}"
+: "${MINIO_LAKE_ACCESS_KEY:?set in .env}"
+: "${MINIO_LAKE_SECRET_KEY:?set in .env}"
 
 mc alias set local http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"
 
-mc mb --ignore-existing "local/$SPACEX_LAKE_BUCKET"
-mc anonymous set none "local/$SPACEX_LAKE_BUCKET"
+mc mb --ignore-existing "local/$MINIO_LAKE_BUCKET"
+mc anonymous set none "local/$MINIO_LAKE_BUCKET"
 
 policy=$(mktemp)
 cat > "$policy" <<JSON
@@ -22,19 +22,19 @@ cat > "$policy" <<JSON
   "Statement": [
     {"Effect": "Allow",
      "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
-     "Resource": ["arn:aws:s3:::${SPACEX_LAKE_BUCKET}"]},
+     "Resource": ["arn:aws:s3:::${MINIO_LAKE_BUCKET}"]},
     {"Effect": "Allow",
      "Action": ["s3:GetObject", "s3:PutObject"],
-     "Resource": ["arn:aws:s3:::${SPACEX_LAKE_BUCKET}/*"]}
+     "Resource": ["arn:aws:s3:::${MINIO_LAKE_BUCKET}/*"]}
   ]
 }
 JSON
 mc admin policy create local spacex-lake "$policy"
 rm -f "$policy"
 
-mc admin user add local "$SPACEX_LAKE_ACCESS_KEY_ID" "$SPACEX_LAKE_SECRET_ACCESS_KEY"
-if ! mc admin user info local "$SPACEX_LAKE_ACCESS_KEY_ID" | grep -q 'spacex-lake'; then
-    mc admin policy attach local spacex-lake --user "$SPACEX_LAKE_ACCESS_KEY_ID"
+mc admin user add local "$MINIO_LAKE_ACCESS_KEY" "$MINIO_LAKE_SECRET_KEY"
+if ! mc admin user info local "$MINIO_LAKE_ACCESS_KEY" | grep -q 'spacex-lake'; then
+    mc admin policy attach local spacex-lake --user "$MINIO_LAKE_ACCESS_KEY"
 fi
 
-echo "minio-init: bucket $SPACEX_LAKE_BUCKET and user $SPACEX_LAKE_ACCESS_KEY_ID ready"
+echo "minio-init: bucket $MINIO_LAKE_BUCKET and user $MINIO_LAKE_ACCESS_KEY ready"
