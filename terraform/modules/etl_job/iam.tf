@@ -44,6 +44,10 @@ data "aws_iam_policy_document" "task" {
     resources = local.lake_object_arns
   }
 
+  # ListBucket also decides whether HeadObject on a missing key answers 404
+  # (the lake's exists() check) or 403. A HeadObject request carries no
+  # s3:prefix, hence IfExists; listings that name a prefix must stay inside
+  # the job's own prefixes.
   statement {
     sid       = "ListOwnPrefixes"
     effect    = "Allow"
@@ -51,7 +55,7 @@ data "aws_iam_policy_document" "task" {
     resources = [var.lake_bucket_arn]
 
     condition {
-      test     = "StringLike"
+      test     = "StringLikeIfExists"
       variable = "s3:prefix"
       values   = local.lake_list_prefix
     }
