@@ -94,7 +94,7 @@ def seed(warehouse: Warehouse) -> Warehouse:
     return warehouse
 
 
-def dbt(warehouse: Warehouse, *args: str) -> list[dict[str, Any]]:
+def dbt(warehouse: Warehouse, *args: str, check: bool = True) -> list[dict[str, Any]]:
     """Run dbt against `warehouse` in a subprocess, writing target/ and logs/ outside the repo.
 
     A subprocess, not dbtRunner: in-process dbt-duckdb keeps the DuckDB file open (and locked)
@@ -110,10 +110,11 @@ def dbt(warehouse: Warehouse, *args: str) -> list[dict[str, Any]]:
         timeout=600,
         check=False,
     )
-    assert proc.returncode == 0, (
+    assert proc.returncode == 0 or not check, (
         f"dbt {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-4000:]}"
     )
-    results = json.loads((warehouse.dbt_out / "target" / "run_results.json").read_text())
+    name = "sources.json" if args[:2] == ("source", "freshness") else "run_results.json"
+    results = json.loads((warehouse.dbt_out / "target" / name).read_text())
     return list(results["results"])
 
 
@@ -308,6 +309,25 @@ def test_incremental_fct_launches_equals_full_refresh(tmp_path: Path) -> None:
     dbt(warehouse, "build", "--select", "fct_launches", "--full-refresh", *CAUTIOUS)
     full_refresh = query(warehouse, f"select * from {DBT_SCHEMA}.fct_launches order by launch_id")
     assert incremental == full_refresh
+
+
+# --- freshness --------------------------------------------------------------------------------
+def test_source_freshness_passes_after_a_load_and_fails_when_the_job_stops(
+    tmp_path: Path,
+) -> None:
+    warehouse = seed(Warehouse(tmp_path))
+    fresh = {r["unique_id"]: r["status"] for r in dbt(warehouse, "source", "freshness")}
+    assert fresh["source.spacex.spacex.launches"] == "pass"
+
+    with duckdb.connect(str(warehouse.path)) as con:  # the last load was three days ago
+        for table in ("launches", "launch_cores", "launch_payloads", "cores"):
+            con.execute(f"update spacex_raw.{table} set _loaded_at = _loaded_at - interval 3 day")
+    stale = {
+        r["unique_id"]: r["status"] for r in dbt(warehouse, "source", "freshness", check=False)
+    }
+    assert stale["source.spacex.spacex.launches"] == "error"
+    assert stale["source.spacex.spacex.cores"] == "error"
+    assert "source.spacex.spacex.quarantine" not in stale  # no freshness: normally empty
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------
