@@ -3,8 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .SHELLFLAGS := -eu -o pipefail -c
 
-# uv is bootstrapped into a user-local tool dir if it is not on PATH.
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv comes from PATH, or is bootstrapped (pinned) into .tools/ with nothing but python3.
+UV_VERSION := 0.13.9
+UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --no-sync
 WAREHOUSE ?= $(or $(SPACEX_WAREHOUSE),duckdb)
 DATE ?= $(shell date -u +%F)
@@ -17,8 +18,9 @@ help: ## List the targets
 
 $(UV):
 	@command -v python3 >/dev/null || { echo "python3 (3.11+) is required"; exit 1; }
-	python3 -m pip install --user --quiet --disable-pip-version-check uv || python3 -m pip install --quiet --disable-pip-version-check uv
-	@test -x $(UV) || { echo "uv installed but not at $(UV); put it on PATH or pass UV=/path/to/uv"; exit 1; }
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@test -x $(UV) || { echo "uv was not installed at $(UV); install uv and put it on PATH"; exit 1; }
 
 bootstrap: $(UV) ## Install uv if missing
 

@@ -62,6 +62,8 @@ locals {
     entryPoint             = ["spacex-etl"]
     command                = var.command
     readonlyRootFilesystem = true
+    # An init process forwards SIGTERM to the CLI when ECS stops the task, so a load rolls back.
+    linuxParameters = { initProcessEnabled = true }
     environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
     mountPoints = [
       {
