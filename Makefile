@@ -43,7 +43,7 @@ lint: install-all ## ruff, mypy, sqlfluff, hadolint, compose schema, checkov
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
-	# sqlfluff-lint
+	$(RUN) sqlfluff lint dbt_spacex/models dbt_spacex/tests
 	$(RUN) hadolint docker/*.Dockerfile
 	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker/compose.docker-mode.yml
 	BC_SKIP_MAPPING=TRUE $(UV) tool run --from checkov==3.3.30 checkov -d terraform --framework terraform --skip-download --compact --quiet
@@ -56,7 +56,8 @@ bench: install-all ## Benchmarks: speed and memory as ratios against a baseline 
 	$(RUN) python -m tests.benchmarks.run
 
 docs: install-all ## Generate dbt docs (lineage) and serve them on http://127.0.0.1:8580
-	# dbt-docs
+	$(RUN) dbt docs generate --project-dir dbt_spacex --profiles-dir dbt_spacex --target $(WAREHOUSE)
+	$(RUN) dbt docs serve --project-dir dbt_spacex --profiles-dir dbt_spacex --target $(WAREHOUSE) --host 127.0.0.1 --port 8580 --no-browser
 
 airflow: install-all ## Start a local Airflow (standalone) with this repo's DAGs
 	RUN="$(RUN)" docker/airflow/standalone.sh

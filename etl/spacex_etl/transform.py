@@ -53,15 +53,33 @@ def dbt_args(settings: Settings, command: list[str]) -> list[str]:
     ]
 
 
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its DuckDB connection in a class attribute after dbt returns; close it
+    so that other processes (the next load, a BI tool) can open the file."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a runtime dependency
+        return
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        DuckDBConnectionManager._ENV = None
+        env.close()
+
+
 def invoke(settings: Settings, command: list[str]) -> Any:
     """Run one dbt command; dbt's console output goes to stderr so stdout stays clean."""
     from dbt.cli.main import dbtRunner
 
     env = open_warehouse(settings).dbt_env()
     args = dbt_args(settings, command)
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        args += ["--log-level", "warn"]  # the full log still goes to <target>/logs/dbt.log
     log.info("dbt %s (target %s)", " ".join(command), settings.target)
-    with patched_environ(env), contextlib.redirect_stdout(sys.stderr):
-        result = dbtRunner().invoke(args)
+    try:
+        with patched_environ(env), contextlib.redirect_stdout(sys.stderr):
+            result = dbtRunner().invoke(args)
+    finally:
+        _release_duckdb()
     if result.exception is not None:
         raise TransformError(f"dbt {command[0]} could not run: {result.exception}")
     return result

@@ -201,3 +201,18 @@ def test_missing_input_and_bad_usage_exit_codes(tmp_path: Path) -> None:
     usage = cli("run", "--date", "June 1st", data_dir=data_dir, check=False)
     assert usage.returncode == 2
     assert "is not a date" in usage.stderr
+
+
+@pytest.mark.slow
+def test_in_process_run_releases_the_duckdb_file(tmp_path: Path) -> None:
+    """After `pipeline.run` (dbt in-process) another process can write the warehouse file."""
+    from datetime import date
+
+    from spacex_etl import pipeline
+    from spacex_etl.config import Settings
+
+    settings = Settings(data_dir=tmp_path / "spacex")
+    pipeline.run(settings, date(2024, 6, 1))
+
+    proc = cli("load", "--date", "2024-06-01", data_dir=settings.data_dir)
+    assert "launches: received 205" in proc.stdout
