@@ -216,7 +216,7 @@ def find_raw(lake: Lake, resource: str, ingest_date: str) -> str | None:
 
 def _parquet(table: pa.Table) -> bytes:
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
+    pq.write_table(table, sink, compression="snappy")  # the codec every Parquet reader takes
     return sink.getvalue()
 
 
