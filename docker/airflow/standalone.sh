@@ -56,4 +56,5 @@ EOF
 ) &
 
 cd "$repo"
+# shellcheck disable=SC2086 # $run is a command line (e.g. "uv run --no-sync")
 exec $run airflow standalone
