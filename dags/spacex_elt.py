@@ -24,7 +24,7 @@ exponentially up to a cap; a task that fails for good alerts (log line, plus web
 **Backfill**: `airflow backfill create --dag-id spacex_elt --from-date 2024-06-01
 --to-date 2024-06-07` (one run per day, oldest first, `max_active_runs=1`).
 **Execution mode** (`SPACEX_AIRFLOW_EXECUTION_MODE`): `python` (in-process), `docker`
-(DockerOperator, image `spacex-elt-etl`), `ecs` (EcsRunTaskOperator). See `part-2/README.md`.
+(DockerOperator, image `spacex-etl:0.1.0`), `ecs` (EcsRunTaskOperator). See `part-2/README.md`.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ class DockerConfig:
     @classmethod
     def from_env(cls) -> DockerConfig:
         return cls(
-            image=_env("SPACEX_AIRFLOW_IMAGE", "spacex-elt-etl:latest"),
+            image=_env("SPACEX_AIRFLOW_IMAGE", "spacex-etl:0.1.0"),
             docker_url=_env("SPACEX_AIRFLOW_DOCKER_URL", "unix://var/run/docker.sock"),
             network_mode=os.environ.get("SPACEX_AIRFLOW_DOCKER_NETWORK") or None,
             data_volume=os.environ.get("SPACEX_AIRFLOW_DOCKER_DATA_VOLUME") or None,

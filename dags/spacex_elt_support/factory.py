@@ -22,12 +22,7 @@ INGEST_DATE = (
 )
 LAKE_RUN_ID = "{{ run_id | lake_safe }}.try{{ ti.try_number }}"
 
-# `spacex-etl transform` runs `dbt build`; these selections split it into "run" and "test".
-# DBT_INDIRECT_SELECTION=empty stops `build` from pulling the models' tests into the run step.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY", re.IGNORECASE)
-
-DBT_RUN_SELECT = "resource_type:model"
-DBT_TEST_SELECT = "resource_type:test resource_type:unit_test"
 
 
 def default_args(cfg: DagConfig) -> dict[str, Any]:
@@ -72,14 +67,10 @@ def container_commands(cfg: DagConfig) -> dict[str, list[str]]:
         "extract": [*extract, "--json"],
         # The newest raw objects of the date = those this run's extract landed (max_active_runs=1).
         "load": ["load", "--date", INGEST_DATE, "--json"],
-        "dbt_run": ["transform", "--select", DBT_RUN_SELECT, "--json"],
-        "dbt_test": ["transform", "--select", DBT_TEST_SELECT, "--json"],
+        "dbt_run": ["transform", "--command", "run", "--json"],
+        "dbt_test": ["transform", "--command", "test", "--json"],
         "report": ["answers", "--json"],
     }
-
-
-def container_env(task_id: str) -> dict[str, str]:
-    return {"DBT_INDIRECT_SELECTION": "empty"} if task_id == "dbt_run" else {}
 
 
 def build_tasks(cfg: DagConfig) -> list[Any]:
@@ -170,7 +161,6 @@ def _docker_task(cfg: DagConfig, task_id: str, command: list[str]) -> Any:
     if docker.data_volume:
         environment["SPACEX_DATA_DIR"] = docker.data_dir
         mounts.append(Mount(target=docker.data_dir, source=docker.data_volume, type="volume"))
-    environment.update(container_env(task_id))
     return DockerOperator(
         task_id=task_id,
         image=docker.image,
@@ -193,9 +183,6 @@ def _ecs_task(cfg: DagConfig, task_id: str, command: list[str]) -> Any:
     ecs = cfg.ecs
     assert ecs is not None
     override: dict[str, Any] = {"name": ecs.container_name, "command": command}
-    env = container_env(task_id)
-    if env:
-        override["environment"] = [{"name": k, "value": v} for k, v in env.items()]
     return EcsRunTaskOperator(
         task_id=task_id,
         cluster=ecs.cluster,

@@ -114,7 +114,8 @@ def _date(value: str | None) -> date:
 
 
 def _emit_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    # One line: the last line of stdout is what DockerOperator/ECS hand to XCom.
+    sys.stdout.write(json.dumps(payload, default=str) + "\n")
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -246,19 +247,32 @@ def load(
 
 @app.command()
 def transform(
+    command: Annotated[
+        str,
+        typer.Option(
+            "--command", "-c", help="dbt command: build (models + tests), run (models), test."
+        ),
+    ] = "build",
     select: Annotated[str | None, typer.Option("--select", "-s", help="dbt selector.")] = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh")] = False,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Run `dbt build` (models + data tests + unit tests) on the warehouse."""
+    """Run dbt on the warehouse (`build` by default); a failing model or test exits 1."""
     from spacex_etl import transform as dbt
 
-    result = _guard(debug, lambda: dbt.build(Settings(), select, full_refresh))
+    if command not in ("build", "run", "test"):
+        raise typer.BadParameter(
+            f"{command!r} is not one of build, run, test", param_hint="--command"
+        )
+    result = _guard(
+        debug,
+        lambda: dbt.run_dbt(Settings(), command, select, full_refresh),  # type: ignore[arg-type]
+    )
     if json_:
         _emit_json(result)
     else:
-        typer.echo(f"dbt build ok: {result['statuses']}")
+        typer.echo(f"dbt {command} ok: {result['statuses']}")
 
 
 @app.command()

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from spacex_etl.config import Settings
 from spacex_etl.errors import ConfigError, TransformError
@@ -85,28 +85,47 @@ def invoke(settings: Settings, command: list[str]) -> Any:
     return result
 
 
-def build(
-    settings: Settings, select: str | None = None, full_refresh: bool = False
-) -> dict[str, Any]:
-    """`dbt build` (models, data tests, unit tests); raise TransformError naming what failed."""
-    command = ["build"]
-    if select:
-        command += ["--select", select]
-    if full_refresh:
-        command.append("--full-refresh")
-    result = invoke(settings, command)
+DbtCommand = Literal["build", "run", "test"]
+
+
+def summarise(command: list[str], result: Any) -> dict[str, Any]:
+    """Status counts and the failing nodes (name, status, message) of a dbtRunner result."""
     statuses: dict[str, int] = {}
     failures: list[str] = []
     for node in result.result or []:
         status = str(getattr(node.status, "value", node.status))
         statuses[status] = statuses.get(status, 0) + 1
-        if status in {"error", "fail"}:
+        if status in {"error", "fail", "runtime error"}:
             message = " ".join(str(node.message or "").split())[:200]
             failures.append(f"{node.node.name} ({status}: {message})")
-    summary = {"command": " ".join(command), "statuses": statuses, "failures": failures}
+    return {"command": " ".join(command), "statuses": statuses, "failures": failures}
+
+
+def run_dbt(
+    settings: Settings,
+    command: DbtCommand = "build",
+    select: str | None = None,
+    full_refresh: bool = False,
+) -> dict[str, Any]:
+    """`dbt build|run|test`; raise TransformError naming what failed (a failing test fails)."""
+    args: list[str] = [command]
+    if select:
+        args += ["--select", select]
+    if full_refresh and command != "test":
+        args.append("--full-refresh")
+    result = invoke(settings, args)
+    summary = summarise(args, result)
     if not result.success:
+        failures = summary["failures"]
         shown = "; ".join(failures[:5]) or "see the dbt log"
         more = f" and {len(failures) - 5} more" if len(failures) > 5 else ""
         logs = Path(dbt_args(settings, [])[-1]) / "dbt.log"
-        raise TransformError(f"dbt build failed: {shown}{more} (log: {logs})")
+        raise TransformError(f"dbt {command} failed: {shown}{more} (log: {logs})")
     return summary
+
+
+def build(
+    settings: Settings, select: str | None = None, full_refresh: bool = False
+) -> dict[str, Any]:
+    """`dbt build`: models, data tests and unit tests in dependency order."""
+    return run_dbt(settings, "build", select, full_refresh)

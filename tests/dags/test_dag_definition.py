@@ -169,14 +169,8 @@ def test_docker_mode_runs_the_etl_image_with_the_cli(airflow_db: Path) -> None:
     ]
     load = [_render(dag, part, **_context(dag)) for part in ops["load"].command]
     assert load == ["load", "--date", "2024-06-01", "--json"]
-    assert ops["dbt_run"].command == ["transform", "--select", "resource_type:model", "--json"]
-    assert ops["dbt_run"].environment["DBT_INDIRECT_SELECTION"] == "empty"
-    assert ops["dbt_test"].command[:3] == [
-        "transform",
-        "--select",
-        "resource_type:test resource_type:unit_test",
-    ]
-    assert "DBT_INDIRECT_SELECTION" not in ops["dbt_test"].environment
+    assert ops["dbt_run"].command == ["transform", "--command", "run", "--json"]
+    assert ops["dbt_test"].command == ["transform", "--command", "test", "--json"]
     assert ops["report"].command == ["answers", "--json"]
 
 
@@ -221,7 +215,7 @@ def test_ecs_mode_runs_fargate_tasks_from_env(airflow_db: Path) -> None:
         "2024-06-01",
     ]
     (dbt_override,) = ops["dbt_run"].overrides["containerOverrides"]
-    assert dbt_override["environment"] == [{"name": "DBT_INDIRECT_SELECTION", "value": "empty"}]
+    assert dbt_override["command"] == ["transform", "--command", "run", "--json"]
     assert ops["dbt_test"].upstream_task_ids == {"dbt_run"}
 
 
