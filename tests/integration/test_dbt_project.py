@@ -12,7 +12,6 @@ import sys
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pytest
 import sqlglot
 
 from tests.conftest import PG_DATABASE, PG_HOST, PG_PORT, PG_USER
+from tests.independent import independent_flights
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_PROJECT = REPO / "dbt_spacex"
@@ -131,21 +131,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, list[dic
     """The snapshot loaded and `dbt build` run once for the module's read-only checks."""
     warehouse = seed(Warehouse(tmp_path_factory.mktemp("dbt_build")))
     return warehouse, dbt(warehouse, "build")
-
-
-def independent_flights() -> dict[str, list[tuple[datetime, int, str]]]:
-    """Each core's flights straight from launches.json (no SQL): past launches, known cores."""
-    flights: dict[str, list[tuple[datetime, int, str]]] = defaultdict(list)
-    for launch in json.loads(SNAPSHOT_LAUNCHES.read_text()):
-        if launch["upcoming"]:
-            continue
-        when = datetime.fromisoformat(launch["date_utc"].replace("Z", "+00:00"))
-        for slot in launch["cores"]:
-            if slot["core"]:
-                flights[slot["core"]].append((when, launch["flight_number"], launch["id"]))
-    for items in flights.values():
-        items.sort()
-    return flights
 
 
 # --- build ------------------------------------------------------------------------------------

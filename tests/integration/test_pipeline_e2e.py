@@ -7,9 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections import defaultdict
-from datetime import datetime
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ import duckdb
 import pytest
 
 from tests.conftest import SNAPSHOT_LAUNCHES
+from tests.independent import independent_answers
 
 CLI = str(Path(sys.executable).with_name("spacex-etl"))
 
@@ -30,28 +28,6 @@ def cli(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedP
     if check and proc.returncode != 0:
         raise AssertionError(f"{args} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
     return proc
-
-
-def independent_answers() -> tuple[int, set[str], set[tuple[str, str]]]:
-    """Q1 and Q2 straight from launches.json: group each core's non-upcoming launches by date."""
-    launches = json.loads(SNAPSHOT_LAUNCHES.read_text())
-    flights: dict[str, list[tuple[datetime, int, str]]] = defaultdict(list)
-    for launch in launches:
-        if launch["upcoming"]:
-            continue
-        when = datetime.fromisoformat(launch["date_utc"].replace("Z", "+00:00"))
-        for slot in launch["cores"]:
-            if slot["core"]:
-                flights[slot["core"]].append((when, launch["flight_number"], launch["id"]))
-    q1 = max(len(f) for f in flights.values()) - 1
-    q1_cores = {core for core, f in flights.items() if len(f) - 1 == q1}
-    q2 = set()
-    for core, items in flights.items():
-        items.sort()
-        for (before, _, _), (after, _, launch_id) in pairwise(items):
-            if (after - before).total_seconds() / 86400 < 50:
-                q2.add((core, launch_id))
-    return q1, q1_cores, q2
 
 
 def table_counts(data_dir: Path) -> dict[str, int]:
