@@ -401,8 +401,66 @@ def test_without_password_or_secret_it_uses_iam_authentication(tmp_path: Path) -
     assert kwargs["cluster_identifier"] == "spacex-dw"
     assert kwargs["region"] == "eu-west-1"
     assert "password" not in kwargs
-    with pytest.raises(ConfigError, match="SPACEX_REDSHIFT_SECRET_ARN"):
-        wh.dbt_env()
+    env = wh.dbt_env()
+    assert env["SPACEX_REDSHIFT_AUTH_METHOD"] == "iam"
+    assert env["SPACEX_REDSHIFT_USER"] == "spacex_loader"
+    assert env["SPACEX_REDSHIFT_CLUSTER_ID"] == "spacex-dw"
+    assert env["SPACEX_REDSHIFT_PASSWORD"] == ""
+
+
+def dbt_redshift_connect_kwargs(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Any:
+    """Render dbt_spacex/profiles.yml's redshift output with `env` and capture the arguments
+    dbt-redshift would hand to `redshift_connector.connect` (nothing is contacted)."""
+    from argparse import Namespace
+    from types import SimpleNamespace
+
+    from dbt.adapters.redshift import connections
+    from dbt.config.profile import Profile, read_profile
+    from dbt.config.renderer import ProfileRenderer
+    from dbt.flags import set_from_args
+    from dbt_common.context import set_invocation_context
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    set_from_args(Namespace(), None)
+    set_invocation_context(os.environ)
+    project = Path(__file__).resolve().parents[2] / "dbt_spacex"
+    profile = Profile.from_raw_profiles(
+        read_profile(str(project)), "spacex", ProfileRenderer({}), target_override="redshift"
+    )
+    captured: dict[str, Any] = {}
+
+    def connect(**kwargs: Any) -> Any:
+        captured.update(kwargs)
+        cursor = SimpleNamespace(execute=lambda *a: None, close=lambda: None)
+        return SimpleNamespace(autocommit=False, cursor=lambda: cursor)
+
+    with mock.patch("redshift_connector.connect", connect):
+        connections.get_connection_method(profile.credentials)()
+    return captured
+
+
+def test_dbt_profile_uses_iam_authentication_when_the_loader_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wh = RedshiftWarehouse(rs_settings(tmp_path, redshift_password=None, aws_region="eu-west-1"))
+    kwargs = dbt_redshift_connect_kwargs(monkeypatch, wh.dbt_env())
+    assert kwargs["iam"] is True
+    assert (kwargs["db_user"], kwargs["cluster_identifier"]) == ("spacex_loader", "spacex-dw")
+    assert kwargs["password"] == ""
+
+
+def test_dbt_profile_uses_the_secrets_manager_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redshift!spacex-admin-AbCdEf"
+    wh = RedshiftWarehouse(
+        rs_settings(tmp_path, redshift_password=None, redshift_secret_arn=arn),
+        secrets_client=FakeSecrets(),
+    )
+    kwargs = dbt_redshift_connect_kwargs(monkeypatch, wh.dbt_env())
+    assert not kwargs.get("iam")
+    assert (kwargs["user"], kwargs["password"]) == ("admin_from_secret", "from-secrets-manager")
 
 
 @pytest.mark.parametrize(

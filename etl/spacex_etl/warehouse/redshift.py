@@ -220,11 +220,16 @@ class RedshiftWarehouse(SqlWarehouse):
             "SPACEX_REDSHIFT_DATABASE": s.redshift_database,
         }
         creds = self.credentials()
-        if creds is None:
-            raise ConfigError(
-                "dbt's redshift profile authenticates with a password: set "
-                "SPACEX_REDSHIFT_SECRET_ARN (or SPACEX_REDSHIFT_PASSWORD) for the transform step"
-            )
+        if creds is None:  # IAM auth: dbt asks for temporary credentials the same way
+            match = PROVISIONED_HOST.match(env["SPACEX_REDSHIFT_HOST"])
+            env |= {
+                "SPACEX_REDSHIFT_AUTH_METHOD": "iam",
+                "SPACEX_REDSHIFT_USER": self._require(s.redshift_user, "SPACEX_REDSHIFT_USER"),
+                "SPACEX_REDSHIFT_CLUSTER_ID": match.group(1) if match else "",
+                "SPACEX_REDSHIFT_PASSWORD": "",
+            }
+            return env
+        env["SPACEX_REDSHIFT_AUTH_METHOD"] = "database"
         env["SPACEX_REDSHIFT_USER"], env["SPACEX_REDSHIFT_PASSWORD"] = creds
         return env
 
