@@ -5,11 +5,12 @@ Exit codes: 0 success; 1 a pipeline error (one line on stderr naming the cause);
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -103,6 +104,18 @@ def _guard(debug: bool, action: Callable[[], T]) -> T:
         _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)", debug)
 
 
+@contextlib.contextmanager
+def _spinner(enabled: bool) -> Iterator[Callable[[str], None] | None]:
+    """A one-line spinner naming the current stage, only on an interactive terminal."""
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status("starting…") as status:
+        yield lambda stage: status.update(f"{stage}…")
+
+
 def _date(value: str | None) -> date:
     if value is None:
         return datetime.now(UTC).date()
@@ -189,9 +202,17 @@ def run(
 
     def action() -> dict[str, Any]:
         settings = Settings()
-        summary = pipeline.run(
-            settings, ingest_date, input, run_id, cores_input, force, not skip_transform
-        )
+        with _spinner(enabled=not json_) as progress:
+            summary = pipeline.run(
+                settings,
+                ingest_date,
+                input,
+                run_id,
+                cores_input,
+                force,
+                not skip_transform,
+                progress=progress,
+            )
         return summary.as_dict()
 
     summary = _guard(debug, action)

@@ -10,7 +10,7 @@ import io
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
@@ -132,7 +132,12 @@ def _counts(item: Loaded) -> dict[str, int]:
 
 
 @contextmanager
-def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+def timed(
+    timings: dict[str, float], stage: str, progress: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Time a stage (and announce it to `progress`, e.g. a spinner on a terminal)."""
+    if progress:
+        progress(stage)
     start = time.perf_counter()
     try:
         yield
@@ -301,6 +306,7 @@ def run(
     cores_input: str | None = None,
     force: bool = False,
     transform_: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Extract → land → validate/stage/load → dbt build → answers."""
     from spacex_etl import report, transform
@@ -314,15 +320,15 @@ def run(
         warehouse=settings.warehouse,
         lake=settings.lake_root,
     )
-    with timed(summary.timings_s, "extract"):
+    with timed(summary.timings_s, "extract", progress):
         summary.landed = extract(settings, ingest_date, run_id, input_location, cores_input)
-    with timed(summary.timings_s, "load"):
+    with timed(summary.timings_s, "load", progress):
         summary.loaded = load(
             settings, raw_uris=[item.raw_uri for item in summary.landed], force=force
         )
     if transform_:
-        with timed(summary.timings_s, "transform"):
+        with timed(summary.timings_s, "transform", progress):
             summary.dbt = transform.build(settings)
-        with timed(summary.timings_s, "answers"):
+        with timed(summary.timings_s, "answers", progress):
             summary.answers = report.answers(settings)
     return summary
