@@ -117,6 +117,10 @@ class Config:
                 cfg.locals.setdefault(rel.parent, {}).update(entry)
         return cfg
 
+    def calls_of(self, module: str) -> list[tuple[Path, str, dict[str, Any]]]:
+        """Every `module` block whose source is modules/<module>."""
+        return [c for c in self.module_calls if c[2].get("source", "").endswith(f"/{module}")]
+
     def of_type(self, rtype: str, kind: str = "resource") -> list[Block]:
         return [b for b in self.blocks if b.type == rtype and b.kind == kind]
 
@@ -155,7 +159,13 @@ def _one(body: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _statements(doc: Block) -> list[dict[str, Any]]:
-    return list(doc.body.get("statement", []))
+    """Literal `statement` blocks and the `content` of `dynamic "statement"` blocks."""
+    dynamic = [
+        content
+        for d in doc.body.get("dynamic", [])
+        for content in (d.get("statement") or {}).get("content", [])
+    ]
+    return list(doc.body.get("statement", [])) + dynamic
 
 
 def _comments(body: dict[str, Any]) -> list[str]:
@@ -169,72 +179,139 @@ def _principal_ids(statement: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------- checks
 
 
+SECURE_BUCKET = Path("modules/secure_bucket")
+KMS_KEY = Path("modules/kms_key")
+LOG_TARGET_FLAG = "is_access_log_target"
+
+
 def bucket_violations(cfg: Config) -> list[str]:
-    """Every bucket: public access blocked, versioned, owner-enforced, encrypted,
-    TLS-only, logged and with lifecycle housekeeping."""
+    """Every bucket is an instance of modules/secure_bucket, whose one bucket is
+    public-access-blocked, versioned, owner-enforced, TLS-only and housekept
+    unconditionally; every instance but the access-log target passes a KMS key
+    and a log bucket (the module's preconditions enforce it at plan time too)."""
     problems: list[str] = []
     buckets = cfg.of_type("aws_s3_bucket")
     if not buckets:
         return ["no aws_s3_bucket found"]
-    log_targets = {
-        (b.module, b.body.get("target_bucket")) for b in cfg.of_type("aws_s3_bucket_logging")
-    }
-    for bucket in buckets:
-        where = bucket.address
-        is_log_target = (bucket.module, bucket.ref("id")) in log_targets
-        if bucket.body.get("force_destroy") is True:
-            problems.append(f"{where}: force_destroy = true")
+    problems.extend(
+        f"{b.address}: bucket outside {SECURE_BUCKET}; use the module"
+        for b in buckets
+        if b.module != SECURE_BUCKET
+    )
+    inside = [b for b in buckets if b.module == SECURE_BUCKET]
+    if len(inside) != 1:
+        return [*problems, f"{SECURE_BUCKET}: expected exactly one aws_s3_bucket"]
+    problems.extend(_secure_bucket_module_violations(cfg, inside[0]))
+    problems.extend(_secure_bucket_call_violations(cfg))
+    return problems
 
-        pabs = cfg.pointing_at(bucket, "aws_s3_bucket_public_access_block", "bucket", "id")
-        flags = ("block_public_acls", "block_public_policy", "ignore_public_acls")
-        flags += ("restrict_public_buckets",)
-        if len(pabs) != 1 or any(pabs[0].body.get(f) is not True for f in flags):
-            problems.append(f"{where}: public access block missing or not all four flags true")
 
-        versioning = cfg.pointing_at(bucket, "aws_s3_bucket_versioning", "bucket", "id")
-        if (
-            not versioning
-            or _one(versioning[0].body, "versioning_configuration").get("status") != "Enabled"
-        ):
-            problems.append(f"{where}: versioning not Enabled")
+def _secure_bucket_module_violations(cfg: Config, bucket: Block) -> list[str]:
+    problems: list[str] = []
+    where = bucket.address
+    module_blocks = [b for b in cfg.blocks if b.module == SECURE_BUCKET and b.kind == "resource"]
+    problems.extend(
+        f"{b.address}: must not be conditional (count/for_each)"
+        for b in module_blocks
+        if ("count" in b.body or "for_each" in b.body) and b.type != "aws_s3_bucket_logging"
+    )
+    if bucket.body.get("force_destroy") is not False:
+        problems.append(f"{where}: force_destroy must be false")
 
-        ownership = cfg.pointing_at(bucket, "aws_s3_bucket_ownership_controls", "bucket", "id")
-        if not ownership or _one(ownership[0].body, "rule").get("object_ownership") != (
-            "BucketOwnerEnforced"
-        ):
-            problems.append(f"{where}: object ownership is not BucketOwnerEnforced")
+    pabs = cfg.pointing_at(bucket, "aws_s3_bucket_public_access_block", "bucket", "id")
+    flags = (
+        "block_public_acls",
+        "block_public_policy",
+        "ignore_public_acls",
+        "restrict_public_buckets",
+    )
+    if len(pabs) != 1 or any(pabs[0].body.get(f) is not True for f in flags):
+        problems.append(f"{where}: public access block missing or not all four flags true")
 
-        sse = cfg.pointing_at(
-            bucket, "aws_s3_bucket_server_side_encryption_configuration", "bucket", "id"
+    versioning = cfg.pointing_at(bucket, "aws_s3_bucket_versioning", "bucket", "id")
+    if (
+        not versioning
+        or _one(versioning[0].body, "versioning_configuration").get("status") != "Enabled"
+    ):
+        problems.append(f"{where}: versioning not Enabled")
+
+    ownership = cfg.pointing_at(bucket, "aws_s3_bucket_ownership_controls", "bucket", "id")
+    if not ownership or _one(ownership[0].body, "rule").get("object_ownership") != (
+        "BucketOwnerEnforced"
+    ):
+        problems.append(f"{where}: object ownership is not BucketOwnerEnforced")
+
+    # SSE-KMS with the caller's key; SSE-S3 only for the access-log target,
+    # because S3 cannot deliver server access logs into an SSE-KMS bucket.
+    sse = cfg.pointing_at(
+        bucket, "aws_s3_bucket_server_side_encryption_configuration", "bucket", "id"
+    )
+    default = (
+        _one(_one(sse[0].body, "rule"), "apply_server_side_encryption_by_default") if sse else {}
+    )
+    if default.get("sse_algorithm") != f'${{var.{LOG_TARGET_FLAG} ? "AES256" : "aws:kms"}}' or (
+        "var.kms_key_arn" not in str(default.get("kms_master_key_id"))
+    ):
+        problems.append(f"{where}: default encryption is not SSE-KMS with var.kms_key_arn")
+    preconditions = [
+        str(p.get("condition"))
+        for lc in bucket.body.get("lifecycle", [])
+        for p in lc.get("precondition", [])
+    ]
+    for var in ("kms_key_arn", "access_log_bucket_name"):
+        wanted = f"var.{LOG_TARGET_FLAG} ? var.{var} == null : var.{var} != null"
+        if not any(wanted in c for c in preconditions):
+            problems.append(f"{where}: no precondition requiring var.{var} off the log target")
+
+    logging = cfg.pointing_at(bucket, "aws_s3_bucket_logging", "bucket", "id")
+    if len(logging) != 1 or logging[0].body.get("count") != (f"${{var.{LOG_TARGET_FLAG} ? 0 : 1}}"):
+        problems.append(f"{where}: server access logging must be on unless it is the log target")
+
+    problems.extend(_tls_only_violations(cfg, bucket))
+
+    lifecycle = cfg.pointing_at(bucket, "aws_s3_bucket_lifecycle_configuration", "bucket", "id")
+    rules = lifecycle[0].body.get("rule", []) if lifecycle else []
+    if not any(
+        r.get("status") == "Enabled"
+        and r.get("abort_incomplete_multipart_upload")
+        and r.get("noncurrent_version_expiration")
+        and _one(r, "filter") == {}
+        for r in rules
+    ):
+        problems.append(
+            f"{where}: no whole-bucket lifecycle rule aborting incomplete multipart uploads"
+            " and expiring noncurrent versions"
         )
-        default = (
-            _one(_one(sse[0].body, "rule"), "apply_server_side_encryption_by_default")
-            if sse
-            else {}
-        )
-        kms_ok = default.get("sse_algorithm") == "aws:kms" and default.get("kms_master_key_id")
-        # S3 cannot deliver server access logs into an SSE-KMS bucket: SSE-S3 there.
-        if not kms_ok and not (is_log_target and default.get("sse_algorithm") == "AES256"):
-            problems.append(f"{where}: default encryption is not SSE-KMS with a key")
+    return problems
 
-        if not is_log_target and not cfg.pointing_at(
-            bucket, "aws_s3_bucket_logging", "bucket", "id"
-        ):
-            problems.append(f"{where}: no server access logging")
 
-        problems.extend(_tls_only_violations(cfg, bucket))
-
-        lifecycle = cfg.pointing_at(bucket, "aws_s3_bucket_lifecycle_configuration", "bucket", "id")
-        rules = lifecycle[0].body.get("rule", []) if lifecycle else []
-        if not any(
-            r.get("status") == "Enabled" and r.get("abort_incomplete_multipart_upload")
-            for r in rules
-        ):
-            problems.append(f"{where}: no lifecycle rule aborting incomplete multipart uploads")
-        if not any(
-            r.get("status") == "Enabled" and r.get("noncurrent_version_expiration") for r in rules
-        ):
-            problems.append(f"{where}: no lifecycle rule expiring noncurrent versions")
+def _secure_bucket_call_violations(cfg: Config) -> list[str]:
+    problems: list[str] = []
+    calls = cfg.calls_of("secure_bucket")
+    if not calls:
+        return ["no module call of secure_bucket"]
+    targets = [c for c in calls if c[2].get(LOG_TARGET_FLAG) is True]
+    if len(targets) > 1:
+        problems.append(f"more than one access-log target bucket: {[c[1] for c in targets]}")
+    for path, name, body in calls:
+        where = f"{path}: module {name}"
+        if body.get(LOG_TARGET_FLAG) is True:
+            # Only a bucket that others really log into may go without KMS/logging.
+            ref = f"${{module.{name}.id}}"
+            if not any(
+                o[0].parent == path.parent and o[2].get("access_log_bucket_name") == ref
+                for o in calls
+            ):
+                problems.append(f"{where}: is_access_log_target but no bucket logs into it")
+            for var in ("kms_key_arn", "access_log_bucket_name"):
+                if body.get(var) is not None:
+                    problems.append(f"{where}: the log target must not set {var}")
+            continue
+        if body.get(LOG_TARGET_FLAG) not in (None, False):
+            problems.append(f"{where}: {LOG_TARGET_FLAG} must be a literal bool")
+        for var in ("kms_key_arn", "access_log_bucket_name"):
+            if not body.get(var):
+                problems.append(f"{where}: {var} not set (SSE-KMS and access logging)")
     return problems
 
 
@@ -265,16 +342,25 @@ def _tls_only_violations(cfg: Config, bucket: Block) -> list[str]:
 
 
 def lake_lifecycle_violations(cfg: Config) -> list[str]:
-    """raw/ moves to STANDARD_IA and later to GLACIER."""
-    for lifecycle in cfg.of_type("aws_s3_bucket_lifecycle_configuration"):
-        for rule in lifecycle.body.get("rule", []):
-            if _one(rule, "filter").get("prefix") != "raw/":
+    """raw/ moves to STANDARD_IA and later to GLACIER (a caller's rule, enabled by the module)."""
+    dynamic_rules = [
+        content
+        for lc in cfg.of_type("aws_s3_bucket_lifecycle_configuration")
+        if lc.module == SECURE_BUCKET
+        for d in lc.body.get("dynamic", [])
+        for content in (d.get("rule") or {}).get("content", [])
+    ]
+    if not dynamic_rules or any(r.get("status") != "Enabled" for r in dynamic_rules):
+        return [f"{SECURE_BUCKET}: the callers' lifecycle rules must all be Enabled"]
+    for path, name, body in cfg.calls_of("secure_bucket"):
+        for rule in body.get("lifecycle_rules", []):
+            if rule.get("prefix") != "raw/":
                 continue
-            classes = [t.get("storage_class") for t in rule.get("transition", [])]
-            if classes == ["STANDARD_IA", "GLACIER"] and rule.get("status") == "Enabled":
+            classes = [t.get("storage_class") for t in rule.get("transitions", [])]
+            if classes == ["STANDARD_IA", "GLACIER"]:
                 return []
             return [
-                f"{lifecycle.address}: raw/ transitions are {classes}, want STANDARD_IA, GLACIER"
+                f"{path}: module {name}: raw/ transitions are {classes}, want STANDARD_IA, GLACIER"
             ]
     return ["no lifecycle rule for the raw/ prefix"]
 
@@ -445,6 +531,21 @@ def logging_violations(cfg: Config) -> list[str]:
         for k in keys
         if k.body.get("enable_key_rotation") is not True
     )
+    problems.extend(
+        f"{k.address}: KMS key outside {KMS_KEY}, or conditional; use the module"
+        for k in keys
+        if k.module != KMS_KEY or "count" in k.body or "for_each" in k.body
+    )
+    calls = cfg.calls_of("kms_key")
+    if not calls:
+        problems.append("no module call of kms_key")
+    for path, name, body in calls:
+        for st in body.get("service_statements", []):
+            if not st.get("conditions") or "*" in st.get("services", ["*"]):
+                problems.append(
+                    f"{path}: module {name}: service statement {st.get('sid')} must name"
+                    " services and be pinned by a condition"
+                )
     return problems
 
 
@@ -695,9 +796,22 @@ def test_the_tree_is_parsed(config: Config) -> None:
     count = {
         t: len(config.of_type(t)) for t in ("aws_s3_bucket", "aws_redshift_cluster", "aws_kms_key")
     }
-    assert count == {"aws_s3_bucket": 3, "aws_redshift_cluster": 1, "aws_kms_key": 5}
+    # One bucket and one key resource, each in its module, instantiated 3 and 5 times.
+    assert count == {"aws_s3_bucket": 1, "aws_redshift_cluster": 1, "aws_kms_key": 1}
+    assert {(p.parent, n) for p, n, _ in config.calls_of("secure_bucket")} == {
+        (Path("modules/lake"), "bucket"),
+        (Path("modules/lake"), "access_log_bucket"),
+        (Path("modules/orchestration"), "dags_bucket"),
+    }
+    assert sorted(p.parent.name for p, _, _ in config.calls_of("kms_key")) == [
+        "etl_job",
+        "lake",
+        "network",
+        "orchestration",
+        "warehouse",
+    ]
     assert len(config.of_type("aws_iam_policy_document", kind="data")) >= 10
-    assert {c[1] for c in config.module_calls} == {
+    assert {c[1] for c in config.module_calls if c[0].parent == ROOT_MODULE} == {
         "network",
         "lake",
         "warehouse",
@@ -798,31 +912,89 @@ REGRESSIONS = [
     ),
     pytest.param(
         "buckets",
-        "modules/lake/main.tf",
+        "modules/secure_bucket/main.tf",
         "block_public_acls       = true",
         "block_public_acls       = false",
         id="lake-public-acls",
     ),
     pytest.param(
         "buckets",
-        "modules/lake/main.tf",
+        "modules/secure_bucket/main.tf",
         'variable = "aws:SecureTransport"\n      values   = ["false"]',
         'variable = "aws:SecureTransport"\n      values   = ["true"]',
-        id="lake-plain-http",
+        id="bucket-plain-http",
     ),
     pytest.param(
         "buckets",
         "modules/orchestration/dags_bucket.tf",
-        'sse_algorithm     = "aws:kms"',
-        'sse_algorithm     = "AES256"',
-        id="dags-sse-s3",
+        "  kms_key_arn            = module.key.arn\n",
+        "",
+        id="dags-without-kms-key",
+    ),
+    pytest.param(
+        "buckets",
+        "modules/secure_bucket/main.tf",
+        'var.is_access_log_target ? "AES256" : "aws:kms"',
+        '"AES256"',
+        id="bucket-module-sse-s3",
+    ),
+    pytest.param(
+        "buckets",
+        "modules/secure_bucket/main.tf",
+        "condition     = var.is_access_log_target ? var.kms_key_arn == null"
+        " : var.kms_key_arn != null",
+        "condition     = true",
+        id="bucket-module-kms-precondition-dropped",
+    ),
+    pytest.param(
+        "buckets",
+        "modules/secure_bucket/main.tf",
+        'status = "Enabled"\n  }\n}',
+        'status = "Suspended"\n  }\n}',
+        id="bucket-versioning-suspended",
     ),
     pytest.param(
         "buckets",
         "modules/lake/main.tf",
-        'status = "Enabled"\n  }\n}',
-        'status = "Suspended"\n  }\n}',
-        id="lake-versioning-suspended",
+        "  access_log_bucket_name = module.access_log_bucket.id\n",
+        "",
+        id="lake-not-logged",
+    ),
+    pytest.param(
+        "buckets",
+        "modules/lake/main.tf",
+        '  data_class             = "lake"\n',
+        '  data_class             = "lake"\n  is_access_log_target   = true\n',
+        id="lake-claims-to-be-the-log-target",
+    ),
+    pytest.param(
+        "buckets",
+        "modules/secure_bucket/main.tf",
+        "  count = var.is_access_log_target ? 0 : 1\n",
+        "  count = 0\n",
+        id="bucket-module-logging-off",
+    ),
+    pytest.param(
+        "buckets",
+        "modules/secure_bucket/main.tf",
+        "    abort_incomplete_multipart_upload {\n"
+        "      days_after_initiation = var.abort_incomplete_multipart_after_days\n    }\n",
+        "",
+        id="bucket-module-no-multipart-abort",
+    ),
+    pytest.param(
+        "buckets",
+        "modules/lake/main.tf",
+        "# The data lake bucket.",
+        'resource "aws_s3_bucket" "stray" {\n  bucket = "stray"\n}\n\n# The data lake bucket.',
+        id="bucket-outside-the-module",
+    ),
+    pytest.param(
+        "lake_lifecycle",
+        "modules/lake/main.tf",
+        '{ days = var.raw_glacier_after_days, storage_class = "GLACIER" },\n',
+        "",
+        id="lake-raw-never-archived",
     ),
     pytest.param(
         "iam",
@@ -840,10 +1012,31 @@ REGRESSIONS = [
     ),
     pytest.param(
         "iam",
-        "modules/lake/kms.tf",
-        "    # Wildcard: in a key policy",
-        "    # In a key policy",
+        "modules/kms_key/main.tf",
+        '# Wildcard: in a key policy "*" means "this key"; the account root',
+        '# In a key policy "*" means "this key"; the account root',
         id="iam-reason-removed",
+    ),
+    pytest.param(
+        "iam",
+        "modules/kms_key/main.tf",
+        '# Wildcard: in a key policy "*" means "this key"; the caller',
+        '# In a key policy "*" means "this key"; the caller',
+        id="iam-reason-removed-from-dynamic-statement",
+    ),
+    pytest.param(
+        "logging",
+        "modules/kms_key/main.tf",
+        "enable_key_rotation     = true",
+        "enable_key_rotation     = false",
+        id="kms-rotation-off",
+    ),
+    pytest.param(
+        "logging",
+        "modules/etl_job/kms.tf",
+        "      conditions = [\n",
+        "      conditions = []\n      unused = [\n",
+        id="kms-service-statement-unpinned",
     ),
     pytest.param(
         "logging",
@@ -855,7 +1048,7 @@ REGRESSIONS = [
     pytest.param(
         "logging",
         "modules/etl_job/ecs.tf",
-        "  kms_key_id        = aws_kms_key.job.arn\n",
+        "  kms_key_id        = module.key.arn\n",
         "",
         id="log-group-unencrypted",
     ),
@@ -914,7 +1107,7 @@ def test_check_catches_regression(
 def test_format_check_catches_regression(tmp_path: Path, old: str, new: str) -> None:
     copy = tmp_path / "terraform"
     shutil.copytree(TERRAFORM, copy)
-    target = copy / "modules/lake/main.tf"
+    target = copy / "modules/secure_bucket/main.tf"
     text = target.read_text()
     assert old in text
     target.write_text(text.replace(old, new, 1))

@@ -9,7 +9,7 @@ resource "aws_ecr_repository" "this" {
 
   encryption_configuration {
     encryption_type = "KMS"
-    kms_key         = aws_kms_key.job.arn
+    kms_key         = module.key.arn
   }
 
   tags = var.tags

@@ -1,7 +1,7 @@
 resource "aws_cloudwatch_log_group" "job" {
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.job.arn
+  kms_key_id        = module.key.arn
 
   tags = var.tags
 }
@@ -64,7 +64,7 @@ locals {
     readonlyRootFilesystem = true
     # An init process forwards SIGTERM to the CLI when ECS stops the task, so a load rolls back.
     linuxParameters = { initProcessEnabled = true }
-    environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+    environment     = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
     mountPoints = [
       {
         sourceVolume  = "scratch"

@@ -10,61 +10,35 @@ locals {
 }
 
 # Encrypts the container images in ECR and the job's log group.
-data "aws_iam_policy_document" "job_key" {
-  #checkov:skip=CKV_AWS_109:This is a KMS key policy, not an identity policy: its "*" resource is the key itself and the root statement is AWS's default delegation to IAM.
-  #checkov:skip=CKV_AWS_111:KMS key policy: "*" is the key itself; write access is granted by the scoped IAM role policies, not here.
-  #checkov:skip=CKV_AWS_356:KMS key policy: a key policy's resource can only be "*" (this key).
-  statement {
-    sid    = "AccountAdministersKeyThroughIam"
-    effect = "Allow"
-    # Wildcard: in a key policy "*" means "this key"; the account root keeps
-    # control so IAM policies (not this document) decide who may use the key.
-    actions   = ["kms:*"]
-    resources = ["*"]
+module "key" {
+  source = "../kms_key"
 
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
+  alias       = var.name
+  description = "${var.name}: ECR images and job logs"
+  tags        = var.tags
 
-  statement {
-    sid    = "CloudWatchLogsEncryptsTheJobLogGroup"
-    effect = "Allow"
-    actions = [
-      "kms:Encrypt",
-      "kms:Decrypt",
-      "kms:ReEncrypt*",
-      "kms:GenerateDataKey*",
-      "kms:DescribeKey",
-    ]
-    # Wildcard: in a key policy "*" means "this key"; the condition below pins
-    # use to the job's log group.
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${data.aws_region.current.name}.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnEquals"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = [local.log_group_arn]
-    }
-  }
+  service_statements = [
+    {
+      sid      = "CloudWatchLogsEncryptsTheJobLogGroup"
+      services = ["logs.${data.aws_region.current.name}.amazonaws.com"]
+      # Only the job's log group.
+      conditions = [
+        {
+          test     = "ArnEquals"
+          variable = "kms:EncryptionContext:aws:logs:arn"
+          values   = [local.log_group_arn]
+        },
+      ]
+    },
+  ]
 }
 
-resource "aws_kms_key" "job" {
-  description             = "${var.name}: ECR images and job logs"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.job_key.json
-
-  tags = var.tags
+moved {
+  from = aws_kms_key.job
+  to   = module.key.aws_kms_key.this
 }
 
-resource "aws_kms_alias" "job" {
-  name          = "alias/${var.name}"
-  target_key_id = aws_kms_key.job.key_id
+moved {
+  from = aws_kms_alias.job
+  to   = module.key.aws_kms_alias.this
 }

@@ -3,120 +3,39 @@
 #   staged/spacex/...      Parquet of each batch + the COPY manifest
 #   quarantine/spacex/...  records that failed validation
 
-resource "aws_s3_bucket" "lake" {
+module "bucket" {
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage for a re-extractable public data set; versioning + raw immutability cover recovery. Add a replica bucket when an RPO demands it.
   #checkov:skip=CKV2_AWS_62:No consumer reacts to object events; Airflow passes object keys between tasks explicitly.
-  bucket        = var.bucket_name
-  force_destroy = false
+  source = "../secure_bucket"
 
-  tags = merge(var.tags, { Name = var.bucket_name, DataClass = "lake" })
-}
+  bucket_name            = var.bucket_name
+  data_class             = "lake"
+  kms_key_arn            = module.key.arn
+  access_log_bucket_name = module.access_log_bucket.id
+  policy_documents       = [data.aws_iam_policy_document.lake_bucket.json]
+  tags                   = var.tags
 
-resource "aws_s3_bucket_ownership_controls" "lake" {
-  bucket = aws_s3_bucket.lake.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "lake" {
-  bucket = aws_s3_bucket.lake.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_versioning" "lake" {
-  bucket = aws_s3_bucket.lake.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "lake" {
-  bucket = aws_s3_bucket.lake.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.lake.arn
-    }
-    # S3 Bucket Keys cut KMS request costs for many small objects.
-    bucket_key_enabled = true
-  }
-}
-
-resource "aws_s3_bucket_logging" "lake" {
-  bucket        = aws_s3_bucket.lake.id
-  target_bucket = aws_s3_bucket.access_logs.id
-  target_prefix = "s3-access/${var.bucket_name}/"
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "lake" {
-  bucket = aws_s3_bucket.lake.id
-
-  # Raw responses are kept for audit and replay but read rarely after the
-  # first load. (Objects under 128 KB are not moved by S3 by default.)
-  rule {
-    id     = "raw-tiering"
-    status = "Enabled"
-
-    filter {
+  lifecycle_rules = [
+    # Raw responses are kept for audit and replay but read rarely after the
+    # first load. (Objects under 128 KB are not moved by S3 by default.)
+    {
+      id     = "raw-tiering"
       prefix = "raw/"
-    }
-
-    transition {
-      days          = var.raw_infrequent_access_after_days
-      storage_class = "STANDARD_IA"
-    }
-
-    transition {
-      days          = var.raw_glacier_after_days
-      storage_class = "GLACIER"
-    }
-  }
-
-  rule {
-    id     = "housekeeping"
-    status = "Enabled"
-
-    filter {}
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = var.abort_incomplete_multipart_after_days
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.lake]
+      transitions = [
+        { days = var.raw_infrequent_access_after_days, storage_class = "STANDARD_IA" },
+        { days = var.raw_glacier_after_days, storage_class = "GLACIER" },
+      ]
+    },
+  ]
+  # + the module's housekeeping rule (whole bucket):
+  abort_incomplete_multipart_after_days = var.abort_incomplete_multipart_after_days
+  noncurrent_version_expiration_days    = var.noncurrent_version_expiration_days
 }
 
+# Added to the module's TLS-only statement. The bucket ARN comes from the
+# module's output: Terraform resolves it per resource, so feeding this
+# document back into the module is no cycle (the policy waits for the bucket).
 data "aws_iam_policy_document" "lake_bucket" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.lake.arn, "${aws_s3_bucket.lake.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-
   # Raw objects are the system of record: nobody deletes them through the API.
   # Removing raw data is a deliberate two-step change (edit this policy first);
   # lifecycle transitions and noncurrent-version expiry are not affected.
@@ -124,7 +43,7 @@ data "aws_iam_policy_document" "lake_bucket" {
     sid       = "DenyRawDeletes"
     effect    = "Deny"
     actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
-    resources = ["${aws_s3_bucket.lake.arn}/raw/*"]
+    resources = ["${module.bucket.arn}/raw/*"]
 
     principals {
       type        = "*"
@@ -138,7 +57,7 @@ data "aws_iam_policy_document" "lake_bucket" {
     sid       = "DenyOtherKmsKeys"
     effect    = "Deny"
     actions   = ["s3:PutObject"]
-    resources = ["${aws_s3_bucket.lake.arn}/*"]
+    resources = ["${module.bucket.arn}/*"]
 
     principals {
       type        = "*"
@@ -148,14 +67,47 @@ data "aws_iam_policy_document" "lake_bucket" {
     condition {
       test     = "StringNotEqualsIfExists"
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
-      values   = [aws_kms_key.lake.arn]
+      values   = [module.key.arn]
     }
   }
 }
 
-resource "aws_s3_bucket_policy" "lake" {
-  bucket = aws_s3_bucket.lake.id
-  policy = data.aws_iam_policy_document.lake_bucket.json
+moved {
+  from = aws_s3_bucket.lake
+  to   = module.bucket.aws_s3_bucket.this
+}
 
-  depends_on = [aws_s3_bucket_public_access_block.lake]
+moved {
+  from = aws_s3_bucket_ownership_controls.lake
+  to   = module.bucket.aws_s3_bucket_ownership_controls.this
+}
+
+moved {
+  from = aws_s3_bucket_public_access_block.lake
+  to   = module.bucket.aws_s3_bucket_public_access_block.this
+}
+
+moved {
+  from = aws_s3_bucket_versioning.lake
+  to   = module.bucket.aws_s3_bucket_versioning.this
+}
+
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.lake
+  to   = module.bucket.aws_s3_bucket_server_side_encryption_configuration.this
+}
+
+moved {
+  from = aws_s3_bucket_logging.lake
+  to   = module.bucket.aws_s3_bucket_logging.this[0]
+}
+
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.lake
+  to   = module.bucket.aws_s3_bucket_lifecycle_configuration.this
+}
+
+moved {
+  from = aws_s3_bucket_policy.lake
+  to   = module.bucket.aws_s3_bucket_policy.this
 }

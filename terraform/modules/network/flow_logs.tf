@@ -9,69 +9,44 @@ locals {
   flow_log_group_arn  = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.flow_log_group_name}"
 }
 
-data "aws_iam_policy_document" "flow_logs_key" {
-  #checkov:skip=CKV_AWS_109:This is a KMS key policy, not an identity policy: its "*" resource is the key itself and the root statement is AWS's default delegation to IAM.
-  #checkov:skip=CKV_AWS_111:KMS key policy: "*" is the key itself; write access is granted by the scoped IAM role policies, not here.
-  #checkov:skip=CKV_AWS_356:KMS key policy: a key policy's resource can only be "*" (this key).
-  statement {
-    sid    = "AccountAdministersKeyThroughIam"
-    effect = "Allow"
-    # Wildcard: in a key policy "*" means "this key"; the account root keeps
-    # control so IAM policies (not this document) decide who may use the key.
-    actions   = ["kms:*"]
-    resources = ["*"]
+# Encrypts the flow-log group.
+module "flow_logs_key" {
+  source = "../kms_key"
 
-    principals {
-      type        = "AWS"
-      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
-    }
-  }
+  alias       = "${var.name}-flow-logs"
+  description = "${var.name}: encrypts the VPC flow-log group"
+  tags        = var.tags
 
-  statement {
-    sid    = "CloudWatchLogsEncryptsTheFlowLogGroup"
-    effect = "Allow"
-    actions = [
-      "kms:Encrypt",
-      "kms:Decrypt",
-      "kms:ReEncrypt*",
-      "kms:GenerateDataKey*",
-      "kms:DescribeKey",
-    ]
-    # Wildcard: in a key policy "*" means "this key"; the condition below pins
-    # use to the flow-log group only.
-    resources = ["*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["logs.${data.aws_region.current.name}.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnEquals"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = [local.flow_log_group_arn]
-    }
-  }
+  service_statements = [
+    {
+      sid      = "CloudWatchLogsEncryptsTheFlowLogGroup"
+      services = ["logs.${data.aws_region.current.name}.amazonaws.com"]
+      # Only the flow-log group.
+      conditions = [
+        {
+          test     = "ArnEquals"
+          variable = "kms:EncryptionContext:aws:logs:arn"
+          values   = [local.flow_log_group_arn]
+        },
+      ]
+    },
+  ]
 }
 
-resource "aws_kms_key" "flow_logs" {
-  description             = "${var.name}: encrypts the VPC flow-log group"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.flow_logs_key.json
-
-  tags = var.tags
+moved {
+  from = aws_kms_key.flow_logs
+  to   = module.flow_logs_key.aws_kms_key.this
 }
 
-resource "aws_kms_alias" "flow_logs" {
-  name          = "alias/${var.name}-flow-logs"
-  target_key_id = aws_kms_key.flow_logs.key_id
+moved {
+  from = aws_kms_alias.flow_logs
+  to   = module.flow_logs_key.aws_kms_alias.this
 }
 
 resource "aws_cloudwatch_log_group" "flow_logs" {
   name              = local.flow_log_group_name
   retention_in_days = var.flow_log_retention_days
-  kms_key_id        = aws_kms_key.flow_logs.arn
+  kms_key_id        = module.flow_logs_key.arn
 
   tags = var.tags
 }

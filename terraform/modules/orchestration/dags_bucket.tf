@@ -1,104 +1,60 @@
 # MWAA reads DAGs (and requirements.txt) from its own bucket: a separate
 # bucket keeps "who may change the code that runs" apart from "who may
-# write data". CI syncs dags/ into s3://<bucket>/dags/.
+# write data". CI syncs dags/ into s3://<bucket>/dags/. MWAA requires
+# versioning on its source bucket (the module always enables it).
 
-resource "aws_s3_bucket" "dags" {
+module "dags_bucket" {
   #checkov:skip=CKV_AWS_144:DAG code is rebuilt from git on every deploy; a cross-region replica adds nothing.
   #checkov:skip=CKV2_AWS_62:MWAA polls the bucket itself; no event consumer is needed.
-  bucket        = var.dags_bucket_name
-  force_destroy = false
+  source = "../secure_bucket"
 
-  tags = merge(var.tags, { Name = var.dags_bucket_name, DataClass = "code" })
+  bucket_name            = var.dags_bucket_name
+  data_class             = "code"
+  kms_key_arn            = module.key.arn
+  access_log_bucket_name = var.access_log_bucket_name
+  tags                   = var.tags
+
+  # Lifecycle: the module's housekeeping rule only.
+  abort_incomplete_multipart_after_days = 7
+  noncurrent_version_expiration_days    = var.noncurrent_version_expiration_days
 }
 
-resource "aws_s3_bucket_ownership_controls" "dags" {
-  bucket = aws_s3_bucket.dags.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+moved {
+  from = aws_s3_bucket.dags
+  to   = module.dags_bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_public_access_block" "dags" {
-  bucket = aws_s3_bucket.dags.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+moved {
+  from = aws_s3_bucket_ownership_controls.dags
+  to   = module.dags_bucket.aws_s3_bucket_ownership_controls.this
 }
 
-# MWAA requires versioning on its source bucket.
-resource "aws_s3_bucket_versioning" "dags" {
-  bucket = aws_s3_bucket.dags.id
-
-  versioning_configuration {
-    status = "Enabled"
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.dags
+  to   = module.dags_bucket.aws_s3_bucket_public_access_block.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "dags" {
-  bucket = aws_s3_bucket.dags.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = "aws:kms"
-      kms_master_key_id = aws_kms_key.mwaa.arn
-    }
-    bucket_key_enabled = true
-  }
+moved {
+  from = aws_s3_bucket_versioning.dags
+  to   = module.dags_bucket.aws_s3_bucket_versioning.this
 }
 
-resource "aws_s3_bucket_logging" "dags" {
-  bucket        = aws_s3_bucket.dags.id
-  target_bucket = var.access_log_bucket_name
-  target_prefix = "s3-access/${var.dags_bucket_name}/"
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.dags
+  to   = module.dags_bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "dags" {
-  bucket = aws_s3_bucket.dags.id
-
-  rule {
-    id     = "housekeeping"
-    status = "Enabled"
-
-    filter {}
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 7
-    }
-
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-  }
-
-  depends_on = [aws_s3_bucket_versioning.dags]
+moved {
+  from = aws_s3_bucket_logging.dags
+  to   = module.dags_bucket.aws_s3_bucket_logging.this[0]
 }
 
-data "aws_iam_policy_document" "dags_bucket" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.dags.arn, "${aws_s3_bucket.dags.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.dags
+  to   = module.dags_bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
-resource "aws_s3_bucket_policy" "dags" {
-  bucket = aws_s3_bucket.dags.id
-  policy = data.aws_iam_policy_document.dags_bucket.json
-
-  depends_on = [aws_s3_bucket_public_access_block.dags]
+moved {
+  from = aws_s3_bucket_policy.dags
+  to   = module.dags_bucket.aws_s3_bucket_policy.this
 }

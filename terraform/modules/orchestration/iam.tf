@@ -48,7 +48,7 @@ data "aws_iam_policy_document" "mwaa" {
       "s3:GetBucketPublicAccessBlock",
       "s3:GetEncryptionConfiguration",
     ]
-    resources = [aws_s3_bucket.dags.arn, "${aws_s3_bucket.dags.arn}/*"]
+    resources = [module.dags_bucket.arn, "${module.dags_bucket.arn}/*"]
   }
 
   statement {
@@ -118,7 +118,7 @@ data "aws_iam_policy_document" "mwaa" {
       "kms:GenerateDataKey*",
       "kms:Encrypt",
     ]
-    resources = [aws_kms_key.mwaa.arn]
+    resources = [module.key.arn]
 
     condition {
       test     = "StringLike"

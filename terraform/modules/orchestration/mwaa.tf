@@ -8,16 +8,17 @@ locals {
 }
 
 resource "aws_s3_object" "startup" {
-  bucket                 = aws_s3_bucket.dags.id
+  bucket                 = module.dags_bucket.id
   key                    = "startup.sh"
   content                = "${local.startup_script}\n"
   content_type           = "text/x-shellscript"
   server_side_encryption = "aws:kms"
-  kms_key_id             = aws_kms_key.mwaa.arn
+  kms_key_id             = module.key.arn
 
   tags = var.tags
 
-  depends_on = [aws_s3_bucket_versioning.dags]
+  # The bucket must be versioned (and locked down) before MWAA reads from it.
+  depends_on = [module.dags_bucket]
 }
 
 resource "aws_mwaa_environment" "this" {
@@ -27,9 +28,9 @@ resource "aws_mwaa_environment" "this" {
   min_workers        = var.min_workers
   max_workers        = var.max_workers
   execution_role_arn = aws_iam_role.mwaa.arn
-  kms_key            = aws_kms_key.mwaa.arn
+  kms_key            = module.key.arn
 
-  source_bucket_arn = aws_s3_bucket.dags.arn
+  source_bucket_arn = module.dags_bucket.arn
   dag_s3_path       = "dags/"
 
   # The web server has no public endpoint; reach it through the VPC
@@ -77,8 +78,7 @@ resource "aws_mwaa_environment" "this" {
 
   depends_on = [
     aws_iam_role_policy.mwaa,
-    aws_s3_bucket_public_access_block.dags,
-    aws_s3_bucket_versioning.dags,
-    aws_s3_bucket_policy.dags,
+    # public access block, versioning and policy of the DAGs bucket
+    module.dags_bucket,
   ]
 }

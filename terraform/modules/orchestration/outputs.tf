@@ -15,7 +15,7 @@ output "webserver_url" {
 
 output "dags_bucket_name" {
   description = "Bucket MWAA reads DAGs from; sync dags/ to s3://<bucket>/dags/."
-  value       = aws_s3_bucket.dags.id
+  value       = module.dags_bucket.id
 }
 
 output "execution_role_arn" {

@@ -12,7 +12,7 @@ resource "aws_cloudwatch_log_group" "audit" {
 
   name              = "/aws/redshift/cluster/${var.cluster_identifier}/${each.key}"
   retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.warehouse.arn
+  kms_key_id        = module.key.arn
 
   tags = var.tags
 }

@@ -62,7 +62,7 @@ resource "aws_redshift_cluster" "this" {
   # Redshift itself: it never appears in tfvars, plan output or state.
   master_username                   = var.master_username
   manage_master_password            = true
-  master_password_secret_kms_key_id = aws_kms_key.warehouse.arn
+  master_password_secret_kms_key_id = module.key.arn
 
   cluster_subnet_group_name    = aws_redshift_subnet_group.this.name
   vpc_security_group_ids       = [aws_security_group.redshift.id]
@@ -71,7 +71,7 @@ resource "aws_redshift_cluster" "this" {
   enhanced_vpc_routing         = true
 
   encrypted  = true
-  kms_key_id = aws_kms_key.warehouse.arn
+  kms_key_id = module.key.arn
 
   iam_roles            = [aws_iam_role.copy.arn]
   default_iam_role_arn = aws_iam_role.copy.arn

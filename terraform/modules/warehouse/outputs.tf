@@ -35,7 +35,7 @@ output "copy_role_arn" {
 
 output "kms_key_arn" {
   description = "ARN of the KMS key encrypting the cluster, its secret and its audit logs."
-  value       = aws_kms_key.warehouse.arn
+  value       = module.key.arn
 }
 
 output "security_group_id" {
