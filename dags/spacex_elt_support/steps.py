@@ -55,14 +55,7 @@ def load(raw_uris: list[str]) -> dict[str, Any]:
         "raw_uris": list(raw_uris),
         "rows": rows,
         "by_resource": {
-            item.resource: {
-                "received": item.received,
-                "loaded": item.loaded,
-                "quarantined": item.quarantined,
-                "deduplicated": item.deduplicated,
-                "skipped_newer_in_warehouse": item.keys_skipped_newer,
-                "quarantine_uri": item.quarantine_uri,
-            }
+            item.resource: item.counts() | {"quarantine_uri": item.quarantine_uri}
             for item in loaded
         },
         "seconds": round(time.perf_counter() - start, 3),

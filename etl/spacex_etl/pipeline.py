@@ -73,6 +73,16 @@ class Loaded:
     quarantine_uri: str | None
     staged_uris: dict[str, str]
 
+    def counts(self) -> dict[str, int]:
+        """received = loaded + quarantined + deduplicated, and what newer data kept out."""
+        return {
+            "received": self.received,
+            "loaded": self.loaded,
+            "quarantined": self.quarantined,
+            "deduplicated": self.deduplicated,
+            "skipped_newer_in_warehouse": self.keys_skipped_newer,
+        }
+
 
 @dataclass
 class RunSummary:
@@ -107,7 +117,7 @@ class RunSummary:
                 "loaded": rows,
                 "quarantined": sum(item.quarantined for item in self.loaded),
                 "deduplicated": sum(item.deduplicated for item in self.loaded),
-                "by_resource": {item.resource: _counts(item) for item in self.loaded},
+                "by_resource": {item.resource: item.counts() for item in self.loaded},
             },
             "quarantine_uri": quarantine_uris[0]
             if len(quarantine_uris) == 1
@@ -119,16 +129,6 @@ class RunSummary:
             "landed": [asdict(item) for item in self.landed],
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
         }
-
-
-def _counts(item: Loaded) -> dict[str, int]:
-    return {
-        "received": item.received,
-        "loaded": item.loaded,
-        "quarantined": item.quarantined,
-        "deduplicated": item.deduplicated,
-        "skipped_newer_in_warehouse": item.keys_skipped_newer,
-    }
 
 
 @contextmanager

@@ -21,11 +21,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from spacex_etl.batch import Batch, arrow_schema
+from spacex_etl.batch import Batch
 from spacex_etl.config import Settings
 from spacex_etl.errors import LoadError, SpacexEtlError
 from spacex_etl.schema import (
@@ -38,14 +38,6 @@ from spacex_etl.schema import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class Cursor(Protocol):
-    """The part of a DB-API cursor the loader uses."""
-
-    def execute(self, sql: str, params: Sequence[Any] | None = ..., /) -> Any: ...
-
-    def fetchall(self) -> Any: ...
 
 
 def ident(name: str) -> str:
@@ -319,8 +311,3 @@ class SqlWarehouse(ABC):
             except LoadError:
                 counts[table] = 0
         return counts
-
-
-def schema_of(table: str) -> pa.Schema:
-    """Arrow schema of a raw table (re-exported for adapters)."""
-    return arrow_schema(table)
