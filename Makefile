@@ -5,7 +5,11 @@ SHELL := /bin/bash
 
 # uv comes from PATH, or is bootstrapped (pinned) into .tools/ with nothing but python3.
 UV_VERSION := 0.13.9
+# Every recipe (and every test or script they start) finds that same uv: it is exported as UV and
+# its folder goes first on PATH. Outside make: `export PATH="$PWD/.tools/bin:$PATH"`.
 UV ?= $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+export UV
+export PATH := $(patsubst %/,%,$(dir $(UV))):$(PATH)
 RUN := $(UV) run --no-sync
 WAREHOUSE ?= $(or $(SPACEX_WAREHOUSE),duckdb)
 DATE ?= $(shell date -u +%F)

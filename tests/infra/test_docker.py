@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import tooling
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 ETL_DOCKERFILE = DOCKER / "etl.Dockerfile"
@@ -406,8 +408,7 @@ class FakeRoot:
 
 def uv_binary(pin: str) -> list[str]:
     """The uv the Dockerfile pins: the one on PATH if it is that version, else run it via uvx."""
-    uv = shutil.which("uv")
-    assert uv, "uv is not on PATH (make bootstrap installs it)"
+    uv = tooling.uv()
     version = subprocess.run([uv, "--version"], capture_output=True, text=True, check=True)
     if version.stdout.split()[1] == pin:
         return [uv]

@@ -22,6 +22,8 @@ from typing import Any
 import hcl2
 import pytest
 
+from tests.tooling import uv_tool_run
+
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "terraform"
 ROOT_MODULE = Path("envs/dev")
@@ -1114,23 +1116,9 @@ def test_format_check_catches_regression(tmp_path: Path, old: str, new: str) -> 
     assert format_violations(copy) != []
 
 
-def _uvx() -> list[str] | None:
-    """`uvx`, else `uv tool run`, else the user-local install `make bootstrap` makes."""
-    if uvx := shutil.which("uvx"):
-        return [uvx]
-    if uv := shutil.which("uv"):
-        return [uv, "tool", "run"]
-    local = Path.home() / ".local" / "bin" / "uvx"
-    return [str(local)] if local.exists() else None
-
-
 def test_checkov_passes() -> None:
-    uvx = _uvx()
-    if uvx is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("neither uvx nor uv is available; CI must run checkov (pip install uv)")
-        pytest.skip("uvx/uv not found: install uv (pip install uv) to run checkov")
-    command = [*uvx, "--from", CHECKOV, "checkov", "-d", str(TERRAFORM), "--framework", "terraform"]
+    command = [*uv_tool_run("--from", CHECKOV), "checkov", "-d", str(TERRAFORM)]
+    command += ["--framework", "terraform"]
     command += ["--skip-download", "--compact", "--quiet", "-o", "json"]
     proc = subprocess.run(
         command,
