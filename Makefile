@@ -13,6 +13,7 @@ export PATH := $(patsubst %/,%,$(dir $(UV))):$(PATH)
 RUN := $(UV) run --no-sync
 WAREHOUSE ?= $(or $(SPACEX_WAREHOUSE),duckdb)
 DATE ?= $(shell date -u +%F)
+INPUT ?= snapshot
 export SPACEX_WAREHOUSE := $(WAREHOUSE)
 
 .PHONY: help bootstrap install install-all run test unit lint fmt bench docs airflow up down logs clean
@@ -34,8 +35,8 @@ install: $(UV) ## Install the pipeline's locked dependencies (no Airflow, no dev
 install-all: $(UV) ## Install everything: pipeline, dev tools, Airflow
 	$(UV) sync --frozen --all-groups
 
-run: install ## Run the whole pipeline on the bundled snapshot and print Q1/Q2 (WAREHOUSE=duckdb|postgres)
-	$(RUN) spacex-etl run --date $(DATE)
+run: install ## Run the whole pipeline and print Q1/Q2 (INPUT=snapshot|file|https URL, WAREHOUSE=duckdb|postgres)
+	$(RUN) spacex-etl run --date $(DATE) --input $(INPUT)
 
 test: install-all lint ## Lint, type-check and run the whole test suite (what CI runs)
 	$(RUN) pytest
