@@ -57,8 +57,8 @@ fmt: install-all ## Format the Python code
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: install-all ## Benchmarks: speed and memory as ratios against a baseline run
-	$(RUN) python -m tests.benchmarks.run
+bench: install-all ## Time + peak RSS vs the DuckDB floor and pandas on N generated launches (N=100000)
+	$(RUN) python -m tests.benchmarks.run --n $(or $(N),100000)
 
 docs: install-all ## Generate dbt docs (lineage) and serve them on http://127.0.0.1:8580
 	$(RUN) dbt docs generate --project-dir dbt_spacex --profiles-dir dbt_spacex --target $(WAREHOUSE)

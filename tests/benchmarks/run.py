@@ -1,133 +1,289 @@
-"""`make bench`: speed and memory of the hot paths, as ratios against a baseline measured in the
-same run on the same machine (absolute seconds vary between machines; ratios mostly do not).
+"""`make bench N=100000`: the project against the DuckDB floor and a naive pandas script, on the
+same generated files, each in its own process tree, timed with peak RSS of the whole tree.
 
-- validate+flatten: our `validate_file` + `build_batch` vs the floor of just `json.loads` of the
-  same bytes (how much the contract and the Arrow tables cost on top of parsing);
-- load: our transactional staged merge into DuckDB vs a plain `insert ... select` of the same
-  Arrow tables into empty tables (how much idempotency costs);
-- memory: peak traced allocations of validate+flatten as a multiple of the input size.
-The input is the bundled snapshot repeated with fresh ids (`--scale`, default 100 → 20,500
-launches, ~44 MB).
+Contestants (each answers Q1/Q2; every answer is compared with the floor's on the same file):
+- floor    DuckDB `read_json` + SQL (tests/benchmarks/baselines.py);
+- pandas   the naive in-memory script (same file);
+- load     the project's load path through its CLI: `spacex-etl run --input F --skip-transform`
+           (file → raw lake → validate/quarantine → staged Parquet → warehouse); answers from
+           the loaded raw tables with part-4's definitions;
+- e2e      `spacex-etl run --input F` (load + dbt build + answers from the dbt answer models);
+- columnar the prototype fast load path (etl/spacex_etl/columnar.py, tests/benchmarks/prototype.py).
+
+Results accumulate in <out>/results.json (one entry per N and contestant, the newest wins), from
+which <out>/README.md (tables) and <out>/bench.png (time and memory vs N) are redrawn. The exit
+code is 1 when any contestant that finished disagrees with the floor or fails.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import gc
 import json
+import os
+import platform
+import subprocess
 import sys
 import tempfile
-import time
-import tracemalloc
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import duckdb
+from tests.benchmarks import generate, measure
+from tests.benchmarks.answers import summary_answers, warehouse_answers
 
-from spacex_etl.batch import BatchKey, build_batch
-from spacex_etl.config import Settings
-from spacex_etl.sources import snapshot_path
-from spacex_etl.validate import validate_file
-from spacex_etl.warehouse.duckdb import DuckDBWarehouse
-
-
-def synthetic(scale: int) -> bytes:
-    """The snapshot `scale` times, each copy with its own launch ids (so nothing deduplicates)."""
-    launches = json.loads(snapshot_path("launches").read_bytes())
-    out = []
-    for copy_no in range(scale):
-        for launch in launches:
-            item = copy.deepcopy(launch)
-            item["id"] = f"{copy_no:06x}{launch['id'][6:]}"
-            out.append(item)
-    return json.dumps(out).encode()
+REPO = Path(__file__).resolve().parents[2]
+PY = sys.executable
+FARGATE_MIB = 1024
+CONTESTANTS = ("floor", "pandas", "load", "e2e", "columnar")
+LABELS = {
+    "floor": "DuckDB floor (read_json + SQL)",
+    "pandas": "naive pandas",
+    "load": "project load (run --skip-transform)",
+    "e2e": "project end to end (run)",
+    "columnar": "prototype columnar load",
+}
 
 
-def best_of(repeat: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+@dataclass
+class Contestant:
+    """How to run one contestant on a file and read its answers afterwards."""
+
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    answers: Callable[[measure.Measured], dict[str, Any]]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=int, default=100)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=Path(".spacex/bench.json"))
-    args = parser.parse_args()
+def _stdout_json(result: measure.Measured) -> dict[str, Any]:
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
-    body = synthetic(args.scale)
-    key = BatchKey("launches", "bench", date(2024, 6, 1))
 
-    def ours() -> object:
-        return build_batch(validate_file(body, "bench", "launches"), key, "bench-run", "u", "h")
+def contestants(path: Path, work: Path, code: Path | None) -> dict[str, Contestant]:
+    """The commands, each with its own data dir under `work` (nothing shared between them)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SPACEX_")}
+    base["PYTHONPATH"] = os.pathsep.join([*([str(code / "etl")] if code else []), str(REPO)])
+    cli = [PY, "-m", "spacex_etl.cli", "run", "--input", str(path), "--date", "2024-06-01"]
 
-    baseline_parse = best_of(args.repeat, lambda: json.loads(body))
-    ours_parse = best_of(args.repeat, ours)
+    def project_env(name: str) -> dict[str, str]:
+        return base | {"SPACEX_DATA_DIR": str(work / name), "SPACEX_WAREHOUSE": "duckdb"}
 
-    tracemalloc.start()
-    batch = ours()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    def loaded(name: str) -> Callable[[measure.Measured], dict[str, Any]]:
+        return lambda _: warehouse_answers(str(work / name / "warehouse.duckdb"))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        warehouse = DuckDBWarehouse(Settings(data_dir=Path(tmp)))
-
-        def merge() -> object:
-            return warehouse.load_batch(batch)
-
-        def plain() -> None:
-            con = duckdb.connect(str(Path(tmp) / "plain.duckdb"))
-            for name, table in batch.tables.items():
-                con.register("t", table)
-                con.execute(f"create or replace table {name} as select * from t")
-                con.unregister("t")
-            con.close()
-
-        baseline_load = best_of(args.repeat, plain)
-        ours_load = best_of(args.repeat, merge)  # reruns replace the batch: steady state
-
-    results = {
-        "records": batch.received,
-        "input_mb": round(len(body) / 1e6, 1),
-        "validate_flatten": {
-            "baseline_json_loads_s": round(baseline_parse, 3),
-            "ours_s": round(ours_parse, 3),
-            "ratio": round(ours_parse / baseline_parse, 2),
-            "records_per_s": round(batch.received / ours_parse),
-        },
-        "load_duckdb": {
-            "baseline_plain_insert_s": round(baseline_load, 3),
-            "ours_merge_s": round(ours_load, 3),
-            "ratio": round(ours_load / baseline_load, 2),
-        },
-        "memory": {
-            "peak_mb": round(peak / 1e6, 1),
-            "peak_over_input": round(peak / len(body), 2),
-        },
+    proto = [PY, "-m", "tests.benchmarks.prototype", str(path), str(work / "columnar")]
+    return {
+        "floor": Contestant(
+            "floor",
+            [PY, "-m", "tests.benchmarks.baselines", "floor", str(path)],
+            base,
+            _stdout_json,
+        ),
+        "pandas": Contestant(
+            "pandas",
+            [PY, "-m", "tests.benchmarks.baselines", "pandas", str(path)],
+            base,
+            _stdout_json,
+        ),
+        "load": Contestant(
+            "load", [*cli, "--skip-transform", "--json"], project_env("load"), loaded("load")
+        ),
+        "e2e": Contestant(
+            "e2e",
+            [*cli, "--json"],
+            project_env("e2e"),
+            lambda result: summary_answers(_stdout_json(result)),
+        ),
+        "columnar": Contestant("columnar", proto, base, _stdout_json),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(
-        f"{results['records']} launches, {results['input_mb']} MB of JSON (best of {args.repeat})"
+
+
+def bench_one(
+    n: int, names: list[str], args: argparse.Namespace, results: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Generate (or reuse) the file for `n` launches and run each contestant on it once."""
+    path = args.data / f"launches-{n}-seed{args.seed}.json"
+    if not path.exists():
+        print(f"generating {n:,} launches -> {path}", flush=True)
+        generate.write(path, n, args.seed)
+    size_mb = path.stat().st_size / 1e6
+    rows = []
+    with tempfile.TemporaryDirectory(dir=args.data, prefix="work-") as tmp:
+        runs = contestants(path, Path(tmp), args.code)
+        for name in names:
+            if name in ("load", "e2e") and n > args.max_current:
+                print(f"  {name:9} skipped: N > --max-current {args.max_current:,}", flush=True)
+                continue
+            contestant = runs[name]
+            result = measure.run(contestant.cmd, contestant.env, REPO, args.limit_mib)
+            row: dict[str, Any] = {
+                "n": n,
+                "mb": round(size_mb, 1),
+                "contestant": name,
+                "seconds": round(result.seconds, 2),
+                "peak_rss_mib": round(result.peak_rss_mib),
+                "ok": result.ok,
+                "killed": result.killed_over_mib is not None,
+                "note": "",
+                "answers": None,
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            if result.killed_over_mib is not None:
+                row["note"] = f"killed: tree RSS over {result.killed_over_mib:.0f} MiB"
+            elif result.returncode != 0:
+                row["note"] = f"exit {result.returncode}: " + _last_line(result.stderr)
+            else:
+                try:
+                    row["answers"] = contestant.answers(result)
+                except Exception as exc:  # a wrong answer shape is a failure to report, not crash
+                    row["ok"] = False
+                    row["note"] = f"no answers: {exc}"
+            rows.append(row)
+            results[f"{n}/{name}"] = row
+            print(f"  {name:9} {row['seconds']:8.2f} s {row['peak_rss_mib']:7} MiB {row['note']}")
+            _save(args, results)
+    return rows
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def compare(rows: list[dict[str, Any]]) -> bool:
+    """Set each row's ratios and `match` against the floor on the same N.
+
+    True when every row agrees with its floor or was stopped by the memory limit (a measured
+    outcome, not a failure); a crash, a missing floor or a different answer is False.
+    """
+    floors = {row["n"]: row for row in rows if row["contestant"] == "floor" and row["ok"]}
+    good = True
+    for row in rows:
+        floor = floors.get(row["n"])
+        row["match"] = row["answers"] == floor["answers"] if floor and row["ok"] else None
+        if floor:
+            row["x_time"] = round(row["seconds"] / floor["seconds"], 1)
+            row["x_rss"] = round(row["peak_rss_mib"] / floor["peak_rss_mib"], 1)
+        good = good and (row["match"] is True or row.get("killed", False))
+    return good
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The Markdown table of the rows."""
+    lines = [
+        "| N launches | JSON MB | contestant | time s | peak RSS MiB (tree) | x floor time "
+        "| x floor RSS | answers = floor | note |",
+        "|---:|---:|---|---:|---:|---:|---:|---|---|",
+    ]
+    for row in sorted(rows, key=lambda r: (r["n"], CONTESTANTS.index(r["contestant"]))):
+        match = {True: "yes", False: "**NO**", None: "-"}[row.get("match")]
+        lines.append(
+            f"| {row['n']:,} | {row['mb']:,.0f} | {LABELS[row['contestant']]} | "
+            f"{row['seconds']:.2f} | {row['peak_rss_mib']:,} | {row.get('x_time', '-')} | "
+            f"{row.get('x_rss', '-')} | {match} | {row['note']} |"
+        )
+    return "\n".join(lines)
+
+
+def chart(rows: list[dict[str, Any]], path: Path) -> None:
+    """Time and peak RSS vs N per contestant (log-log), with the 1 GiB Fargate task marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name in CONTESTANTS:
+        points = sorted((r["n"], r) for r in rows if r["contestant"] == name and r["ok"])
+        if not points:
+            continue
+        ns = [n for n, _ in points]
+        left.plot(ns, [r["seconds"] for _, r in points], marker="o", label=LABELS[name])
+        right.plot(ns, [r["peak_rss_mib"] for _, r in points], marker="o", label=LABELS[name])
+    right.axhline(FARGATE_MIB, color="red", linestyle="--", label="1 GiB Fargate task")
+    for axis, title, unit in ((left, "wall time", "seconds"), (right, "peak RSS (tree)", "MiB")):
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel("launches (N)")
+        axis.set_ylabel(unit)
+        axis.set_title(title)
+        axis.grid(True, which="both", alpha=0.3)
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _save(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+
+
+def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Redraw README.md and bench.png in `out` from every result so far."""
+    rows = list(results.values())
+    compare(rows)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
+    ).stdout.strip()
+    chart(rows, args.out / "bench.png")
+    (args.out / "README.md").write_text(
+        "# `make bench` results\n\n"
+        f"Written by `tests/benchmarks/run.py` (last run at commit {commit or '?'}, "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}). "
+        "Each contestant runs once, alone, in its own process tree, on the same generated file "
+        "(`tests/benchmarks/generate.py`, seed "
+        f"{args.seed}); peak RSS is the whole tree's (see `tests/benchmarks/measure.py`). "
+        "Ratios are to the DuckDB floor on the same file in the same run. The machine is shared: "
+        "expect ±30 % between runs.\n\n"
+        f"{table(rows)}\n\n![time and memory vs N](bench.png)\n"
     )
-    v, ld, m = results["validate_flatten"], results["load_duckdb"], results["memory"]
-    print(
-        f"  validate+flatten  {v['ours_s']:.3f}s = {v['ratio']}x json.loads "
-        f"({v['baseline_json_loads_s']:.3f}s), {v['records_per_s']:,} records/s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", default="100000", help="launches; a comma list runs several")
+    parser.add_argument("--only", default=",".join(CONTESTANTS), help="contestants to run")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--data", type=Path, default=REPO / ".spacex" / "bench")
+    parser.add_argument("--out", type=Path, default=REPO / "part-3" / "bench")
+    parser.add_argument(
+        "--max-current",
+        type=int,
+        default=200_000,
+        help="skip the current load/e2e above this N (they need ~25 MiB per 1,000 launches)",
     )
-    print(
-        f"  load into DuckDB  {ld['ours_merge_s']:.3f}s = {ld['ratio']}x a plain insert "
-        f"({ld['baseline_plain_insert_s']:.3f}s)"
+    parser.add_argument(
+        "--limit-mib", type=float, default=12_288, help="kill a contestant's tree above this"
     )
-    print(f"  peak memory       {m['peak_mb']} MB = {m['peak_over_input']}x the input size")
-    print(f"  results written to {args.out}")
+    parser.add_argument("--code", type=Path, help="time the spacex_etl of another checkout")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results in --out")
+    args = parser.parse_args(argv)
+    args.data = args.data.resolve()
+    args.data.mkdir(parents=True, exist_ok=True)
+    names = [name for name in args.only.split(",") if name]
+    unknown = set(names) - set(CONTESTANTS)
+    if unknown:
+        parser.error(f"unknown contestant(s) {sorted(unknown)}; choose from {CONTESTANTS}")
+    if "floor" not in names:
+        names.insert(0, "floor")  # every ratio and answer check is against it
+    results_file = args.out / "results.json"
+    results: dict[str, Any] = (
+        {} if args.fresh or not results_file.exists() else json.loads(results_file.read_text())
+    )
+    this_run = []
+    for n in [int(part.replace("_", "")) for part in args.n.split(",")]:
+        print(f"N = {n:,}", flush=True)
+        this_run += bench_one(n, names, args, results)
+    report(args, results)
+    good = compare(this_run)
+    print(table(this_run))
+    print(f"\nwritten: {args.out / 'README.md'}, {args.out / 'bench.png'}")
+    if not good:
+        print("FAILED: a contestant disagrees with the floor or failed", file=sys.stderr)
+        return 1
     return 0
 
 
