@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from spacex_etl.config import Settings
+from spacex_etl.config import PostgresSettings, Settings
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT_LAUNCHES = REPO / "etl" / "spacex_etl" / "data" / "launches.json"
@@ -74,10 +74,7 @@ def pg_settings(pg_available: None, tmp_path: Path) -> Iterator[Settings]:
     settings = Settings(
         data_dir=tmp_path / "spacex",
         warehouse="postgres",
-        pg_host=PG_HOST,
-        pg_port=PG_PORT,
-        pg_user=PG_USER,
-        pg_database=PG_DATABASE,
+        postgres=PostgresSettings(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_DATABASE),
         raw_schema=f"t_raw_{suffix}",
         dbt_schema=f"t_dbt_{suffix}",
     )

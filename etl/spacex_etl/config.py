@@ -1,20 +1,37 @@
-"""One Settings object, read from `SPACEX_*` environment variables (and an optional `.env`)."""
+"""Settings, read from `SPACEX_*` environment variables, one section per concern.
+
+`Settings()` builds every section from the environment (each section is its own
+pydantic-settings class with its own prefix, so env var names stay flat: `SPACEX_PG_HOST` is
+`settings.postgres.host`). A bad value fails at start-up with one line naming the env var:
+`Settings()` raises `ConfigError`, which the CLI prints and exits 1 on.
+
+Identifiers that reach SQL (schemas, database users) are checked against
+`IDENTIFIER_PATTERN` here, once, so neither the loader nor dbt ever sees a crafted name.
+"""
 
 from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from spacex_etl.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.spacexdata.com/v5/launches"
 DEFAULT_CORES_API_URL = "https://api.spacexdata.com/v4/cores"
+DEFAULT_ALLOWED_HOSTS = ("api.spacexdata.com",)
 SNAPSHOT = "snapshot"
 """The `--input` value that selects the bundled real data snapshot (the default)."""
 
+IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+"""A plain SQL identifier (fits PostgreSQL's 63 bytes and Redshift's 127): nothing to quote."""
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+
 Warehouse = Literal["duckdb", "postgres", "redshift"]
+MiB = 1024 * 1024
 
 
 def _repo_dbt_dir() -> Path:
@@ -23,10 +40,149 @@ def _repo_dbt_dir() -> Path:
     return candidate if (candidate / "dbt_project.yml").exists() else Path("dbt_spacex").resolve()
 
 
-class Settings(BaseSettings):
-    """Everything configurable. Each field is the env var `SPACEX_<FIELD>` (case-insensitive)."""
+class _Section(BaseSettings):
+    """A settings class whose validation errors become one-line `ConfigError`s."""
 
-    model_config = SettingsConfigDict(env_prefix="SPACEX_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(_describe(type(self), exc)) from None
+
+    @classmethod
+    def env_names(cls) -> dict[str, str]:
+        """Field name → the env var that sets it."""
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        names: dict[str, str] = {}
+        for name, info in cls.model_fields.items():
+            if isinstance(info.annotation, type) and issubclass(info.annotation, BaseSettings):
+                continue  # a section, read through its own prefix
+            alias = info.validation_alias
+            names[name] = str(alias) if isinstance(alias, str) else (prefix + name).upper()
+        return names
+
+
+def _describe(section: type[_Section], exc: ValidationError) -> str:
+    """`invalid setting SPACEX_X='value': why` for the first error (secrets never shown)."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    env = section.env_names().get(field, field.upper())
+    shown = "" if "password" in field or "secret" in field else f"={first.get('input')!r}"
+    return f"invalid setting {env}{shown}: {first['msg']}"
+
+
+class HttpSettings(_Section):
+    """How the extractor talks HTTP (`SPACEX_HTTP_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="SPACEX_HTTP_")
+
+    timeout_s: float = Field(30.0, gt=0, description="Connect/read timeout per request.")
+    retries: int = Field(5, ge=0, description="Retries on 429/5xx/connection errors.")
+    backoff_s: float = Field(1.0, ge=0, description="Exponential backoff factor.")
+    backoff_max_s: float = Field(
+        60.0, gt=0, description="Longest wait between retries (also caps Retry-After)."
+    )
+    max_bytes: int = Field(
+        256 * MiB, gt=0, description="Largest response body accepted; bigger is refused."
+    )
+
+
+class SourceSettings(_Section):
+    """Where data may come from (`SPACEX_SOURCE_*`): the allow-list `sources.check_source` uses."""
+
+    model_config = SettingsConfigDict(env_prefix="SPACEX_SOURCE_")
+
+    url: str = Field(DEFAULT_API_URL, description="Launches endpoint for HTTP extraction.")
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        DEFAULT_ALLOWED_HOSTS, description="Hosts HTTP sources may use (comma-separated)."
+    )
+    allow_http: bool = Field(False, description="Allow plain http:// URLs (local test servers).")
+    inbox_dir: Path | None = Field(
+        None, description="Folder whose files may be sources outside the CLI (e.g. the DAG)."
+    )
+    cores_url: str | None = Field(
+        None,
+        validation_alias="SPACEX_CORES_URL",
+        description="Cores endpoint or file. Default: none for URLs, bundled for snapshot.",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(str(host).strip().lower() for host in value if str(host).strip())
+        return value
+
+
+class QualitySettings(_Section):
+    """When a batch is a contract break rather than a few bad records (`SPACEX_QUALITY_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="SPACEX_QUALITY_")
+
+    max_rule_reject_share: float = Field(
+        0.5, ge=0, le=1, description="One rule failing more than this share of records fails."
+    )
+    min_share_of_last_load: float = Field(
+        0.5, ge=0, le=1, description="An extract smaller than this share of the last is refused."
+    )
+
+
+class PostgresSettings(_Section):
+    """The local PostgreSQL warehouse (`SPACEX_PG_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="SPACEX_PG_")
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: SecretStr = SecretStr("")
+    database: str = "test"
+
+
+class RedshiftSettings(_Section):
+    """Amazon Redshift (`SPACEX_REDSHIFT_*`): the loader and dbt log in as different users."""
+
+    model_config = SettingsConfigDict(env_prefix="SPACEX_REDSHIFT_")
+
+    host: str | None = None
+    port: int = 5439
+    database: str = "dev"
+    user: Identifier = Field("loader", description="Database user of the load (raw schema).")
+    dbt_user: Identifier = Field(
+        "transformer", description="Database user dbt logs in as with IAM auth (dbt schema)."
+    )
+    password: SecretStr | None = None
+    secret_arn: str | None = Field(
+        None, description="Secrets Manager secret holding a database user's password."
+    )
+    iam_role_arn: str | None = Field(
+        None, description="IAM role Redshift assumes to COPY from the lake."
+    )
+    auth_method: Literal["iam", "database"] | None = Field(
+        None, description="iam (GetClusterCredentials) or database; default: iam without one."
+    )
+    cluster_id: str | None = Field(
+        None, description="Provisioned cluster id for IAM auth; default: from the host name."
+    )
+
+    @property
+    def uses_iam(self) -> bool:
+        """IAM auth when asked for, or when no password or secret is configured."""
+        if self.auth_method is not None:
+            return self.auth_method == "iam"
+        has_password = self.password is not None and bool(self.password.get_secret_value())
+        return not (has_password or self.secret_arn)
+
+
+class Settings(_Section):
+    """Everything configurable: top-level fields are `SPACEX_<FIELD>`, sections have prefixes."""
+
+    model_config = SettingsConfigDict(env_prefix="SPACEX_")
+    sections: ClassVar[tuple[str, ...]] = ("http", "source", "quality", "postgres", "redshift")
 
     data_dir: Path = Field(
         Path(".spacex"), description="Local working folder: default lake, DuckDB file, dbt output."
@@ -40,41 +196,19 @@ class Settings(BaseSettings):
     duckdb_path: Path | None = Field(
         None, description="DuckDB warehouse file. Default <data_dir>/warehouse.duckdb."
     )
-    raw_schema: str = Field("spacex_raw", description="Schema of the raw tables the loader writes.")
-    dbt_schema: str = Field("spacex", description="Schema dbt builds models into.")
-
-    source_url: str = Field(DEFAULT_API_URL, description="Launches endpoint for HTTP extraction.")
-    cores_url: str | None = Field(
-        None, description="Cores endpoint or file. Default: none for URLs, bundled for snapshot."
+    raw_schema: Identifier = Field(
+        "spacex_raw", description="Schema of the raw tables the loader writes."
     )
-    http_timeout_s: float = Field(30.0, gt=0, description="Connect/read timeout per request.")
-    http_retries: int = Field(5, ge=0, description="Retries on 429/5xx/connection errors.")
-    http_backoff_s: float = Field(1.0, ge=0, description="Exponential backoff factor.")
-    http_backoff_max_s: float = Field(60.0, gt=0, description="Longest wait between retries.")
-
-    # PostgreSQL (local Redshift stand-in)
-    pg_host: str = "127.0.0.1"
-    pg_port: int = 5432
-    pg_user: str = "postgres"
-    pg_password: SecretStr = SecretStr("")
-    pg_database: str = "test"
-
-    # Amazon Redshift (production)
-    redshift_host: str | None = None
-    redshift_port: int = 5439
-    redshift_database: str = "dev"
-    redshift_user: str | None = None
-    redshift_password: SecretStr | None = None
-    redshift_secret_arn: str | None = Field(
-        None, description="Secrets Manager secret holding the Redshift password."
-    )
-    redshift_iam_role_arn: str | None = Field(
-        None, description="IAM role Redshift assumes to COPY from the lake."
-    )
-    aws_region: str | None = None
-
+    dbt_schema: Identifier = Field("spacex", description="Schema dbt builds models into.")
     dbt_project_dir: Path = Field(default_factory=_repo_dbt_dir)
     dbt_target: str | None = Field(None, description="dbt target; default = the warehouse name.")
+    aws_region: str | None = None
+
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    source: SourceSettings = Field(default_factory=SourceSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+    redshift: RedshiftSettings = Field(default_factory=RedshiftSettings)
 
     @cached_property
     def lake_root(self) -> str:
@@ -96,3 +230,14 @@ class Settings(BaseSettings):
     def target(self) -> str:
         """The dbt target to run."""
         return self.dbt_target or self.warehouse
+
+
+def env_names() -> set[str]:
+    """Every environment variable Settings reads (for checks that deployments set real ones)."""
+    names = set(Settings.env_names().values())
+    for section in Settings.sections:
+        annotation = Settings.model_fields[section].annotation
+        assert isinstance(annotation, type)
+        assert issubclass(annotation, _Section)
+        names |= set(annotation.env_names().values())
+    return names

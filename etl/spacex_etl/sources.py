@@ -50,14 +50,14 @@ def snapshot_path(resource: str) -> Path:
 def http_session(settings: Settings) -> requests.Session:
     """A session that retries idempotent GETs on connection errors, 429 and 5xx."""
     retry = Retry(
-        total=settings.http_retries,
-        connect=settings.http_retries,
-        read=settings.http_retries,
-        status=settings.http_retries,
+        total=settings.http.retries,
+        connect=settings.http.retries,
+        read=settings.http.retries,
+        status=settings.http.retries,
         status_forcelist=RETRY_STATUSES,
         allowed_methods=frozenset({"GET"}),
-        backoff_factor=settings.http_backoff_s,
-        backoff_max=settings.http_backoff_max_s,
+        backoff_factor=settings.http.backoff_s,
+        backoff_max=settings.http.backoff_max_s,
         respect_retry_after_header=True,
         raise_on_status=False,
     )
@@ -73,11 +73,11 @@ def fetch_http(url: str, resource: str, settings: Settings) -> Extracted:
     """GET `url` and return the body unchanged; raise ExtractError naming the URL on failure."""
     with http_session(settings) as session:
         try:
-            response = session.get(url, timeout=settings.http_timeout_s)
+            response = session.get(url, timeout=settings.http.timeout_s)
         except requests.RequestException as exc:
             reason = exc.__class__.__name__
             raise ExtractError(
-                f"cannot reach {url} after {settings.http_retries} retries ({reason}); "
+                f"cannot reach {url} after {settings.http.retries} retries ({reason}); "
                 "check the URL and the network, or use --input with a file"
             ) from exc
         history = response.raw.retries.history if response.raw and response.raw.retries else ()
@@ -113,6 +113,6 @@ def fetch(location: str, resource: str, settings: Settings) -> Extracted:
 
 def cores_location(launches_location: str, settings: Settings) -> str | None:
     """Where to read cores from: an explicit setting, the snapshot's file, or nowhere."""
-    if settings.cores_url:
-        return settings.cores_url
+    if settings.source.cores_url:
+        return settings.source.cores_url
     return SNAPSHOT if launches_location == SNAPSHOT else None

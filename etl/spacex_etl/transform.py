@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from spacex_etl.config import Settings
 from spacex_etl.errors import ConfigError, TransformError
-from spacex_etl.warehouse import open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +29,48 @@ def patched_environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """The variables dbt_spacex/profiles.yml reads (`env_var()`) for the configured warehouse.
+
+    Passwords go in `DBT_ENV_SECRET_*` variables, which dbt scrubs from its logs and
+    messages. On Redshift dbt logs in as `settings.redshift.dbt_user` (it owns the dbt schema
+    and only reads raw) with IAM auth, or as the password's user with database auth.
+    """
+    env = {
+        "SPACEX_WAREHOUSE": settings.warehouse,
+        "SPACEX_RAW_SCHEMA": settings.raw_schema,
+        "SPACEX_DBT_SCHEMA": settings.dbt_schema,
+    }
+    if settings.warehouse == "duckdb":
+        return env | {"SPACEX_DUCKDB_PATH": str(settings.duckdb_file)}
+    if settings.warehouse == "postgres":
+        pg = settings.postgres
+        return env | {
+            "SPACEX_PG_HOST": pg.host,
+            "SPACEX_PG_PORT": str(pg.port),
+            "SPACEX_PG_USER": pg.user,
+            "DBT_ENV_SECRET_SPACEX_PG_PASSWORD": pg.password.get_secret_value(),
+            "SPACEX_PG_DATABASE": pg.database,
+        }
+    from spacex_etl.warehouse.redshift import RedshiftWarehouse
+
+    rs = settings.redshift
+    if not rs.host:
+        raise ConfigError("SPACEX_REDSHIFT_HOST is not set; the redshift warehouse needs it")
+    warehouse = RedshiftWarehouse(settings)
+    creds = warehouse.credentials()
+    user, password = creds if creds is not None else (rs.dbt_user, "")
+    return env | {
+        "SPACEX_REDSHIFT_HOST": rs.host,
+        "SPACEX_REDSHIFT_PORT": str(rs.port),
+        "SPACEX_REDSHIFT_DATABASE": rs.database,
+        "SPACEX_REDSHIFT_AUTH_METHOD": "database" if creds is not None else "iam",
+        "SPACEX_REDSHIFT_CLUSTER_ID": warehouse.cluster_identifier() or "",
+        "SPACEX_REDSHIFT_DBT_USER": user,
+        "DBT_ENV_SECRET_SPACEX_REDSHIFT_PASSWORD": password,
+    }
 
 
 def dbt_args(settings: Settings, command: list[str]) -> list[str]:
@@ -70,7 +111,7 @@ def invoke(settings: Settings, command: list[str]) -> Any:
     """Run one dbt command; dbt's console output goes to stderr so stdout stays clean."""
     from dbt.cli.main import dbtRunner
 
-    env = open_warehouse(settings).dbt_env()
+    env = dbt_env(settings)
     args = dbt_args(settings, command)
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         args += ["--log-level", "warn"]  # the full log still goes to <target>/logs/dbt.log

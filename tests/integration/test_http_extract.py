@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from spacex_etl import pipeline
-from spacex_etl.config import Settings
+from spacex_etl.config import HttpSettings, Settings
 from spacex_etl.errors import ExtractError
 from spacex_etl.lake import open_lake
 from spacex_etl.sources import fetch
@@ -64,7 +64,8 @@ def server() -> Iterator[tuple[str, Script]]:
 
 def fast_settings(tmp_path: Path, retries: int = 3) -> Settings:
     return Settings(
-        data_dir=tmp_path / "spacex", http_retries=retries, http_backoff_s=0.01, http_timeout_s=5
+        data_dir=tmp_path / "spacex",
+        http=HttpSettings(retries=retries, backoff_s=0.01, timeout_s=5),
     )
 
 

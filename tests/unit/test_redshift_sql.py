@@ -34,7 +34,7 @@ from sqlglot import exp
 
 from spacex_etl import pipeline, transform
 from spacex_etl.batch import Batch, BatchKey, build_batch
-from spacex_etl.config import Settings
+from spacex_etl.config import RedshiftSettings, Settings
 from spacex_etl.errors import ConfigError, LoadError
 from spacex_etl.lake import Lake, open_lake
 from spacex_etl.schema import columns
@@ -144,6 +144,7 @@ def s3_lake() -> Iterator[Lake]:
 
 
 def rs_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Redshift settings; `redshift_<field>` overrides go to the redshift section."""
     values: dict[str, Any] = {
         "data_dir": tmp_path / "spacex",
         "warehouse": "redshift",
@@ -153,8 +154,12 @@ def rs_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "redshift_user": "spacex_loader",
         "redshift_password": PASSWORD,
         "redshift_iam_role_arn": ROLE,
+    } | overrides
+    section = {
+        k.removeprefix("redshift_"): v for k, v in values.items() if k.startswith("redshift_")
     }
-    return Settings(**(values | overrides))
+    top = {k: v for k, v in values.items() if not k.startswith("redshift_")}
+    return Settings(**top, redshift=RedshiftSettings(**section))
 
 
 @pytest.fixture
@@ -379,33 +384,34 @@ class FakeSecrets:
 def test_password_comes_from_secrets_manager(tmp_path: Path) -> None:
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redshift!spacex-admin-AbCdEf"
     secrets = FakeSecrets()
-    wh = RedshiftWarehouse(
-        rs_settings(tmp_path, redshift_password=None, redshift_secret_arn=arn),
-        secrets_client=secrets,
-    )
+    settings = rs_settings(tmp_path, redshift_password=None, redshift_secret_arn=arn)
+    wh = RedshiftWarehouse(settings, secrets_client=secrets)
     kwargs = wh.connect_kwargs()
     assert (kwargs["user"], kwargs["password"]) == ("admin_from_secret", "from-secrets-manager")
     assert "iam" not in kwargs
     assert secrets.asked == [arn]
-    env = wh.dbt_env()
-    assert env["SPACEX_REDSHIFT_PASSWORD"] == "from-secrets-manager"
+    with mock.patch("boto3.client", return_value=secrets):
+        env = transform.dbt_env(settings)
+    assert env["DBT_ENV_SECRET_SPACEX_REDSHIFT_PASSWORD"] == "from-secrets-manager"
+    assert "SPACEX_REDSHIFT_PASSWORD" not in env
     assert env["SPACEX_REDSHIFT_HOST"] == HOST
     assert env["SPACEX_WAREHOUSE"] == "redshift"
 
 
 def test_without_password_or_secret_it_uses_iam_authentication(tmp_path: Path) -> None:
-    wh = RedshiftWarehouse(rs_settings(tmp_path, redshift_password=None, aws_region="eu-west-1"))
+    settings = rs_settings(tmp_path, redshift_password=None, aws_region="eu-west-1")
+    wh = RedshiftWarehouse(settings)
     kwargs = wh.connect_kwargs()
     assert kwargs["iam"] is True
     assert kwargs["db_user"] == "spacex_loader"
     assert kwargs["cluster_identifier"] == "spacex-dw"
     assert kwargs["region"] == "eu-west-1"
     assert "password" not in kwargs
-    env = wh.dbt_env()
+    env = transform.dbt_env(settings)
     assert env["SPACEX_REDSHIFT_AUTH_METHOD"] == "iam"
-    assert env["SPACEX_REDSHIFT_USER"] == "spacex_loader"
+    assert env["SPACEX_REDSHIFT_DBT_USER"] == "transformer"  # dbt is not the loader
     assert env["SPACEX_REDSHIFT_CLUSTER_ID"] == "spacex-dw"
-    assert env["SPACEX_REDSHIFT_PASSWORD"] == ""
+    assert env["DBT_ENV_SECRET_SPACEX_REDSHIFT_PASSWORD"] == ""
 
 
 def dbt_redshift_connect_kwargs(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Any:
@@ -443,10 +449,11 @@ def dbt_redshift_connect_kwargs(monkeypatch: pytest.MonkeyPatch, env: dict[str, 
 def test_dbt_profile_uses_iam_authentication_when_the_loader_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    wh = RedshiftWarehouse(rs_settings(tmp_path, redshift_password=None, aws_region="eu-west-1"))
-    kwargs = dbt_redshift_connect_kwargs(monkeypatch, wh.dbt_env())
+    settings = rs_settings(tmp_path, redshift_password=None, aws_region="eu-west-1")
+    kwargs = dbt_redshift_connect_kwargs(monkeypatch, transform.dbt_env(settings))
     assert kwargs["iam"] is True
-    assert (kwargs["db_user"], kwargs["cluster_identifier"]) == ("spacex_loader", "spacex-dw")
+    assert (kwargs["db_user"], kwargs["cluster_identifier"]) == ("transformer", "spacex-dw")
+    assert kwargs["sslmode"] == "verify-full"
     assert kwargs["password"] == ""
 
 
@@ -454,11 +461,10 @@ def test_dbt_profile_uses_the_secrets_manager_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redshift!spacex-admin-AbCdEf"
-    wh = RedshiftWarehouse(
-        rs_settings(tmp_path, redshift_password=None, redshift_secret_arn=arn),
-        secrets_client=FakeSecrets(),
-    )
-    kwargs = dbt_redshift_connect_kwargs(monkeypatch, wh.dbt_env())
+    settings = rs_settings(tmp_path, redshift_password=None, redshift_secret_arn=arn)
+    with mock.patch("boto3.client", return_value=FakeSecrets()):
+        env = transform.dbt_env(settings)
+    kwargs = dbt_redshift_connect_kwargs(monkeypatch, env)
     assert not kwargs.get("iam")
     assert (kwargs["user"], kwargs["password"]) == ("admin_from_secret", "from-secrets-manager")
 

@@ -88,14 +88,6 @@ class SqlWarehouse(ABC):
         """Where the warehouse is, for humans (no secrets)."""
         return self.name
 
-    def dbt_env(self) -> dict[str, str]:
-        """Environment for dbt's profiles.yml (`env_var()`): target, schemas, connection."""
-        return {
-            "SPACEX_WAREHOUSE": self.name,
-            "SPACEX_RAW_SCHEMA": self.settings.raw_schema,
-            "SPACEX_DBT_SCHEMA": self.settings.dbt_schema,
-        }
-
     def staging_ddl(self, staging: str, table: str) -> str:
         """DDL for a temporary staging table shaped like a raw table."""
         return f"create temporary table {ident(staging)} ({self._column_defs(columns(table))})"

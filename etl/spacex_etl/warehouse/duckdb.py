@@ -27,9 +27,6 @@ class DuckDBWarehouse(SqlWarehouse):
     def describe(self) -> str:
         return f"duckdb:{self.settings.duckdb_file}"
 
-    def dbt_env(self) -> dict[str, str]:
-        return super().dbt_env() | {"SPACEX_DUCKDB_PATH": str(self.settings.duckdb_file)}
-
     def connect(self) -> Any:
         path = self.settings.duckdb_file
         path.parent.mkdir(parents=True, exist_ok=True)

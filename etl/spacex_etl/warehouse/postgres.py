@@ -27,27 +27,17 @@ class PostgresWarehouse(SqlWarehouse):
     name = "postgres"
 
     def describe(self) -> str:
-        s = self.settings
-        return f"postgres://{s.pg_user}@{s.pg_host}:{s.pg_port}/{s.pg_database}"
-
-    def dbt_env(self) -> dict[str, str]:
-        s = self.settings
-        return super().dbt_env() | {
-            "SPACEX_PG_HOST": s.pg_host,
-            "SPACEX_PG_PORT": str(s.pg_port),
-            "SPACEX_PG_USER": s.pg_user,
-            "SPACEX_PG_PASSWORD": s.pg_password.get_secret_value(),
-            "SPACEX_PG_DATABASE": s.pg_database,
-        }
+        s = self.settings.postgres
+        return f"postgres://{s.user}@{s.host}:{s.port}/{s.database}"
 
     def connect(self) -> Any:
-        s = self.settings
+        s = self.settings.postgres
         return psycopg.connect(
-            host=s.pg_host,
-            port=s.pg_port,
-            user=s.pg_user,
-            password=s.pg_password.get_secret_value() or None,
-            dbname=s.pg_database,
+            host=s.host,
+            port=s.port,
+            user=s.user,
+            password=s.password.get_secret_value() or None,
+            dbname=s.database,
             connect_timeout=CONNECT_TIMEOUT_S,
             application_name="spacex-etl",
         )

@@ -156,13 +156,15 @@ class RedshiftWarehouse(SqlWarehouse):
 
     def describe(self) -> str:
         s = self.settings
-        where = f"{s.redshift_host or '?'}:{s.redshift_port}/{s.redshift_database}"
-        return f"redshift://{s.redshift_user or '?'}@{where}"
+        where = f"{s.redshift.host or '?'}:{s.redshift.port}/{s.redshift.database}"
+        return f"redshift://{s.redshift.user or '?'}@{where}"
 
     def credentials(self) -> tuple[str, str] | None:
         """(user, password) from Secrets Manager or the settings; None means IAM auth."""
         s = self.settings
-        if s.redshift_secret_arn:
+        if s.redshift.uses_iam:
+            return None
+        if s.redshift.secret_arn:
             client = self._secrets_client
             if client is None:
                 import boto3
@@ -170,28 +172,28 @@ class RedshiftWarehouse(SqlWarehouse):
                 client = boto3.client("secretsmanager", region_name=s.aws_region)
             try:
                 secret = json.loads(
-                    client.get_secret_value(SecretId=s.redshift_secret_arn)["SecretString"]
+                    client.get_secret_value(SecretId=s.redshift.secret_arn)["SecretString"]
                 )
-                return str(secret.get("username") or s.redshift_user), str(secret["password"])
+                return str(secret.get("username") or s.redshift.user), str(secret["password"])
             except Exception as exc:
                 raise LoadError(
                     f"cannot read the Redshift password from Secrets Manager secret "
-                    f"{s.redshift_secret_arn}: {type(exc).__name__}"
+                    f"{s.redshift.secret_arn}: {type(exc).__name__}"
                 ) from exc
-        if s.redshift_password is not None and s.redshift_password.get_secret_value():
+        if s.redshift.password is not None and s.redshift.password.get_secret_value():
             return self._require(
-                s.redshift_user, "SPACEX_REDSHIFT_USER"
-            ), s.redshift_password.get_secret_value()
+                s.redshift.user, "SPACEX_REDSHIFT_USER"
+            ), s.redshift.password.get_secret_value()
         return None
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Arguments for `redshift_connector.connect` (password or IAM authentication)."""
         s = self.settings
-        host = self._require(s.redshift_host, "SPACEX_REDSHIFT_HOST")
+        host = self._require(s.redshift.host, "SPACEX_REDSHIFT_HOST")
         kwargs: dict[str, Any] = {
             "host": host,
-            "port": s.redshift_port,
-            "database": s.redshift_database,
+            "port": s.redshift.port,
+            "database": s.redshift.database,
             "ssl": True,
             "sslmode": "verify-full",
             "timeout": 30,
@@ -203,35 +205,20 @@ class RedshiftWarehouse(SqlWarehouse):
             return kwargs
         kwargs |= {
             "iam": True,
-            "db_user": self._require(s.redshift_user, "SPACEX_REDSHIFT_USER"),
+            "db_user": self._require(s.redshift.user, "SPACEX_REDSHIFT_USER"),
             "auto_create": False,
         }
         if s.aws_region:
             kwargs["region"] = s.aws_region
-        if match := PROVISIONED_HOST.match(host):
-            kwargs["cluster_identifier"] = match.group(1)
+        if cluster := self.cluster_identifier():
+            kwargs["cluster_identifier"] = cluster
         return kwargs
 
-    def dbt_env(self) -> dict[str, str]:
-        s = self.settings
-        env = super().dbt_env() | {
-            "SPACEX_REDSHIFT_HOST": self._require(s.redshift_host, "SPACEX_REDSHIFT_HOST"),
-            "SPACEX_REDSHIFT_PORT": str(s.redshift_port),
-            "SPACEX_REDSHIFT_DATABASE": s.redshift_database,
-        }
-        creds = self.credentials()
-        if creds is None:  # IAM auth: dbt asks for temporary credentials the same way
-            match = PROVISIONED_HOST.match(env["SPACEX_REDSHIFT_HOST"])
-            env |= {
-                "SPACEX_REDSHIFT_AUTH_METHOD": "iam",
-                "SPACEX_REDSHIFT_USER": self._require(s.redshift_user, "SPACEX_REDSHIFT_USER"),
-                "SPACEX_REDSHIFT_CLUSTER_ID": match.group(1) if match else "",
-                "SPACEX_REDSHIFT_PASSWORD": "",
-            }
-            return env
-        env["SPACEX_REDSHIFT_AUTH_METHOD"] = "database"
-        env["SPACEX_REDSHIFT_USER"], env["SPACEX_REDSHIFT_PASSWORD"] = creds
-        return env
+    def cluster_identifier(self) -> str | None:
+        """The provisioned cluster for IAM auth: the setting, else the host name's first label."""
+        s = self.settings.redshift
+        match = PROVISIONED_HOST.match(s.host or "")
+        return s.cluster_id or (match.group(1) if match else None)
 
     # -- adapter hooks ---------------------------------------------------------------------
     def connect(self) -> Any:
@@ -246,7 +233,7 @@ class RedshiftWarehouse(SqlWarehouse):
 
     def prepare(self, batch: Batch) -> None:
         """Write one manifest per staged Parquet file, beside it in the lake."""
-        self._require(self.settings.redshift_iam_role_arn, "SPACEX_REDSHIFT_IAM_ROLE_ARN")
+        self._require(self.settings.redshift.iam_role_arn, "SPACEX_REDSHIFT_IAM_ROLE_ARN")
         if not self.settings.lake_root.startswith("s3://"):
             raise ConfigError(
                 f"Redshift COPY reads from S3 but the lake is {self.settings.lake_root}: "
@@ -268,7 +255,7 @@ class RedshiftWarehouse(SqlWarehouse):
 
     def stage(self, cur: Any, batch: Batch, table: str, data: pa.Table, staging: str) -> None:
         manifest = self._manifests[table]
-        statement = copy_statement(staging, manifest, self.settings.redshift_iam_role_arn or "")
+        statement = copy_statement(staging, manifest, self.settings.redshift.iam_role_arn or "")
         try:
             cur.execute(statement)
         except Exception as exc:
