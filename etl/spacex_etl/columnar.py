@@ -327,28 +327,34 @@ def stage_file(
     id_path = contracts[0].columns[0].path or "id"
     con = _connect(out / "_work", memory_limit, threads)
     try:
+        # Two statements: JSON functions and lambdas in the same pipeline as the record text
+        # exhausted DuckDB's memory limit (measured); apart, each streams in bounded memory.
         con.execute(
             "create or replace table records as "
-            "select row_number() over () - 1 as idx, json(j)::varchar as rec, "
-            f"json_extract_string(j, {_path(id_path)}) as id, "
-            f"{record_check_sql(contracts, 'j', 'f')} as ok "
-            f"from (select j, {field_list_sql(contracts[0], 'j')} as f "
-            f"from read_json_objects({_lit(str(path))}, format = 'array') as t(j))"
+            "select row_number() over () - 1 as idx, json(j)::varchar as rec "
+            f"from read_json_objects({_lit(str(path))}, format = 'array') as t(j)"
+        )
+        con.execute(
+            "create or replace table checked as "
+            f"select idx, json_extract_string(rec, {_path(id_path)}) as id, "
+            f"{record_check_sql(contracts, 'rec', 'f')} as ok "
+            f"from (select idx, rec, {field_list_sql(contracts[0], 'rec')} as f from records)"
         )
         received = int(con.execute("select count(*) from records").fetchall()[0][0])
         # ids that repeat among the records that passed, or that a slow record may also hold
         con.execute(
-            "create or replace table repeated as select id from records where ok "
+            "create or replace table repeated as select id from checked where ok "
             "group by id having count(*) > 1 "
-            "union select id from records where not ok and id is not null"
+            "union select id from checked where not ok and id is not null"
         )
         con.execute(
-            "create or replace table fast as select idx, rec from records r where ok "
-            "and not exists (select 1 from repeated d where d.id = r.id)"
+            "create or replace table fast as select r.idx, r.rec from records r "
+            "join checked c on c.idx = r.idx where c.ok "
+            "and not exists (select 1 from repeated d where d.id = c.id)"
         )
         slow_cursor = con.execute(
-            "select idx, rec from records r where not ok or exists "
-            "(select 1 from repeated d where d.id = r.id) order by idx"
+            "select r.idx, r.rec from records r join checked c on c.idx = r.idx "
+            "where not c.ok or exists (select 1 from repeated d where d.id = c.id) order by r.idx"
         )
         quarantine, accepted, deduplicated = _slow_outcome(_batches(slow_cursor), resource)
         staged = Staged(resource, received, deduplicated, sorted(quarantine, key=_index_of))

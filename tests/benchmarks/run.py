@@ -95,7 +95,12 @@ def contestants(path: Path, work: Path, code: Path | None) -> dict[str, Contesta
             project_env("e2e"),
             lambda result: summary_answers(_stdout_json(result)),
         ),
-        "columnar": Contestant("columnar", proto, base, _stdout_json),
+        "columnar": Contestant(
+            "columnar",
+            proto,
+            base,
+            lambda result: {k: v for k, v in _stdout_json(result).items() if k != "counts"},
+        ),
     }
 
 
