@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from spacex_etl.flatten import rows
-from spacex_etl.schema import RESOURCE_TABLES, TABLES, ColumnType, columns
+from spacex_etl.schema import KEY_MAX_BYTES, RESOURCE_TABLES, TABLES, ColumnType, columns, fit_text
 from spacex_etl.validate import QuarantineEntry, Validated
 
 ARROW_TYPES: dict[ColumnType, pa.DataType] = {
@@ -52,6 +53,11 @@ class Batch:
     staged_uris: dict[str, str] = field(default_factory=dict)
     """Lake URIs of the Parquet file of each table (and `quarantine`), once written."""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+    extracted_at: datetime | None = None
+    """When the raw object was extracted (UTC, naive): breaks ties between same-date batches."""
+    drift: dict[str, list[str]] = field(default_factory=dict)
+    rule_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Records rejected per (field, rule), from validation."""
 
     @property
     def resource(self) -> str:
@@ -61,15 +67,36 @@ class Batch:
     def records_loaded(self) -> int:
         return self.received - self.deduplicated - len(self.quarantine)
 
+    def broken_rules(self, max_share: float) -> list[tuple[str, str, int]]:
+        """(field, rule, records) for each rule that rejected more than `max_share` of the
+        batch: a contract break (the source changed), not a few bad records."""
+        return [
+            (name, rule, count)
+            for (name, rule), count in self.rule_counts.most_common()
+            if count > max_share * self.received
+        ]
+
     def row_counts(self) -> dict[str, int]:
         return {name: table.num_rows for name, table in self.tables.items()}
 
     def quarantine_table(self) -> pa.Table:
+        """The quarantine rows; free text cut to what every warehouse column holds (the
+        lake's quarantine file keeps each record whole)."""
         meta = self._metadata()
-        data = [asdict(entry) | meta for entry in self.quarantine]
+        data = [
+            asdict(entry)
+            | {
+                "record_id": fit_text(entry.record_id, KEY_MAX_BYTES),
+                "message": fit_text(entry.message),
+                "record_json": fit_text(entry.record_json),
+            }
+            | meta
+            for entry in self.quarantine
+        ]
         return pa.Table.from_pylist(data, schema=arrow_schema("quarantine"))
 
-    def ledger_row(self) -> dict[str, Any]:
+    def ledger_row(self, status: str = "succeeded", error: str | None = None) -> dict[str, Any]:
+        """This batch's row of the append-only load ledger."""
         return {
             "resource": self.resource,
             "source": self.key.source,
@@ -78,10 +105,16 @@ class Batch:
             "raw_uri": self.raw_uri,
             "raw_sha256": self.raw_sha256,
             "records_received": self.received,
-            "records_loaded": self.records_loaded,
+            "records_loaded": self.records_loaded if status == "succeeded" else 0,
             "records_quarantined": len(self.quarantine),
             "records_deduplicated": self.deduplicated,
-            "loaded_at": self.loaded_at,
+            # a success carries the load time stamped on its rows; a failure, when it happened
+            "loaded_at": self.loaded_at
+            if status == "succeeded"
+            else datetime.now(UTC).replace(tzinfo=None),
+            "status": status,
+            "error": fit_text(error, 4000),
+            "extracted_at": self.extracted_at,
         }
 
     def _metadata(self) -> dict[str, Any]:
@@ -91,11 +124,17 @@ class Batch:
             "_run_id": self.run_id,
             "_raw_uri": self.raw_uri,
             "_loaded_at": self.loaded_at,
+            "_extracted_at": self.extracted_at,
         }
 
 
 def build_batch(
-    validated: Validated, key: BatchKey, run_id: str, raw_uri: str, raw_sha256: str
+    validated: Validated,
+    key: BatchKey,
+    run_id: str,
+    raw_uri: str,
+    raw_sha256: str,
+    extracted_at: datetime | None = None,
 ) -> Batch:
     """Flatten validated records into Arrow tables with the batch metadata columns."""
     batch = Batch(
@@ -107,6 +146,9 @@ def build_batch(
         deduplicated=validated.deduplicated,
         tables={},
         quarantine=list(validated.quarantine),
+        extracted_at=extracted_at.astimezone(UTC).replace(tzinfo=None) if extracted_at else None,
+        drift=dict(validated.drift),
+        rule_counts=Counter(validated.rule_counts),
     )
     data_columns = {t: [name for name, _ in TABLES[t]] for t in RESOURCE_TABLES[key.resource]}
     buffers: dict[str, dict[str, list[Any]]] = {

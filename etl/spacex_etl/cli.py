@@ -58,6 +58,14 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks and deb
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Let an older batch overwrite newer rows in the warehouse.")
 ]
+AllowShrinkOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-shrink",
+        help="Load an empty extract, or one smaller than SPACEX_QUALITY_MIN_SHARE_OF_LAST_LOAD "
+        "x the last successful load of the same source (refused by default).",
+    ),
+]
 
 
 class RunIdFilter(logging.Filter):
@@ -191,6 +199,7 @@ def run(
     date_: DateOpt = None,
     run_id: RunIdOpt = None,
     force: ForceOpt = False,
+    allow_shrink: AllowShrinkOpt = False,
     skip_transform: Annotated[
         bool, typer.Option("--skip-transform", help="Stop after loading (no dbt, no answers).")
     ] = False,
@@ -212,6 +221,7 @@ def run(
                 force,
                 not skip_transform,
                 progress=progress,
+                allow_shrink=allow_shrink,
             )
         return summary.as_dict()
 
@@ -249,12 +259,15 @@ def load(
         typer.Option("--raw-uri", help="Raw object(s) to load. Default: newest of the date."),
     ] = None,
     force: ForceOpt = False,
+    allow_shrink: AllowShrinkOpt = False,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Validate, stage (Parquet) and load raw objects into the warehouse, in one transaction."""
     ingest_date = _date(date_)
-    loaded = _guard(debug, lambda: pipeline.load(Settings(), ingest_date, raw_uri, force))
+    loaded = _guard(
+        debug, lambda: pipeline.load(Settings(), ingest_date, raw_uri, force, allow_shrink)
+    )
     if json_:
         _emit_json({"loaded": [vars(item) for item in loaded]})
     else:
@@ -301,7 +314,13 @@ def answers(json_: JsonOpt = False, debug: DebugOpt = False) -> None:
     """Print the answers to Q1 and Q2 from the warehouse's answer models."""
     from spacex_etl import report
 
-    result = _guard(debug, lambda: report.answers(Settings()))
+    def action() -> tuple[dict[str, Any], list[str]]:
+        settings = Settings()
+        return report.answers(settings), pipeline.stale_warnings(settings)
+
+    result, warnings = _guard(debug, action)
+    for warning in warnings:
+        typer.echo(f"spacex-etl: warning: {warning}", err=True)
     _emit_json(result) if json_ else _print_answers(result)
 
 

@@ -47,3 +47,10 @@ class TransformError(SpacexEtlError):
     """dbt failed (a model error or a failing data test)."""
 
     kind = "transform"
+
+
+class ContractError(SpacexEtlError):
+    """The input breaks the data contract (a rule rejects most records, an empty or shrunken
+    extract, a raw object changed after landing): refused, nothing loaded, evidence kept."""
+
+    kind = "contract"

@@ -6,6 +6,7 @@ The CLI and the Airflow DAG call these same functions. Stages hand each other re
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import time
@@ -23,11 +24,11 @@ import pyarrow.parquet as pq
 
 from spacex_etl.batch import Batch, BatchKey, build_batch
 from spacex_etl.config import SNAPSHOT, Settings
-from spacex_etl.errors import InputFormatError, LakeError
+from spacex_etl.errors import ContractError, InputFormatError, LakeError, SpacexEtlError
 from spacex_etl.lake import Lake, manifest_key, open_lake, raw_key, zone_key
 from spacex_etl.sources import Extracted, cores_location, fetch
 from spacex_etl.validate import parse_array, validate_records
-from spacex_etl.warehouse import LoadResult, open_warehouse
+from spacex_etl.warehouse import LoadResult, SqlWarehouse, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Loaded:
     keys_skipped_newer: int
     quarantine_uri: str | None
     staged_uris: dict[str, str]
+    drift: dict[str, list[str]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """received = loaded + quarantined + deduplicated, and what newer data kept out."""
@@ -124,6 +126,7 @@ class RunSummary:
             else (quarantine_uris or None),
             "warehouse": self.warehouse,
             "lake": self.lake,
+            "drift": {item.resource: item.drift for item in self.loaded if item.drift},
             "answers": self.answers,
             "dbt": self.dbt,
             "landed": [asdict(item) for item in self.landed],
@@ -241,19 +244,89 @@ def stage_batch(lake: Lake, batch: Batch) -> str | None:
     return lake.put(key, lines)
 
 
+@dataclass
+class Rejected(Exception):
+    """A raw object refused before loading, with the ledger row that records the refusal."""
+
+    error: SpacexEtlError
+    ledger_row: dict[str, Any] | None
+
+
+def _rejection_row(manifest: dict[str, Any], raw_uri: str, error: Exception) -> dict[str, Any]:
+    """The ledger row of a raw object refused before it became a batch (unusable file)."""
+    return {
+        "resource": manifest.get("resource"),
+        "source": manifest.get("source"),
+        "ingest_date": date.fromisoformat(manifest["ingest_date"]),
+        "run_id": manifest.get("run_id"),
+        "raw_uri": raw_uri,
+        "raw_sha256": manifest.get("sha256"),
+        "records_received": None,
+        "records_loaded": 0,
+        "records_quarantined": None,
+        "records_deduplicated": None,
+        "loaded_at": datetime.now(UTC).replace(tzinfo=None),
+        "status": "rejected",
+        "error": str(error)[:4000],
+        "extracted_at": datetime.fromisoformat(manifest["extracted_at"])
+        .astimezone(UTC)
+        .replace(tzinfo=None),
+    }
+
+
 def prepare(lake: Lake, raw_uri: str) -> Batch:
-    """Read a raw object and its manifest from the lake, validate and flatten it."""
+    """Read a raw object and its manifest from the lake, check, validate and flatten it.
+
+    The body must still hash to the manifest's sha256: a raw object edited after landing is
+    refused (the ledger must describe the bytes that were loaded).
+    """
     key = lake.key_of(raw_uri)
     manifest = orjson.loads(lake.get(manifest_key(key)))
     body = lake.get(key)
-    name = f"{raw_uri} (from {manifest['source']})"
-    validated = validate_records(parse_array(body, name), manifest["resource"])
+    try:
+        digest = hashlib.sha256(body).hexdigest()
+        if digest != manifest["sha256"]:
+            raise ContractError(
+                f"{raw_uri}: the raw object changed after landing (sha256 {digest[:12]}…, its "
+                f"manifest says {manifest['sha256'][:12]}…); nothing loaded: restore it or "
+                "extract again"
+            )
+        name = f"{raw_uri} (from {manifest['source']})"
+        validated = validate_records(parse_array(body, name), manifest["resource"])
+    except (ContractError, InputFormatError) as exc:
+        raise Rejected(exc, _rejection_row(manifest, raw_uri, exc)) from exc
     batch_key = BatchKey(
         resource=manifest["resource"],
         source=manifest["source"],
         ingest_date=date.fromisoformat(manifest["ingest_date"]),
     )
-    return build_batch(validated, batch_key, manifest["run_id"], raw_uri, manifest["sha256"])
+    return build_batch(
+        validated,
+        batch_key,
+        manifest["run_id"],
+        raw_uri,
+        manifest["sha256"],
+        extracted_at=datetime.fromisoformat(manifest["extracted_at"]),
+    )
+
+
+def contract_break(batch: Batch, broken: list[tuple[str, str, int]]) -> ContractError:
+    """The error for a batch where one rule rejected more than the allowed share of records."""
+    field_, rule, count = broken[0]
+    more = f" (and {len(broken) - 1} more rule(s))" if len(broken) > 1 else ""
+    return ContractError(
+        f"{batch.raw_uri}: contract break: rule {rule} on field {field_} rejected {count} of "
+        f"{batch.received} {batch.resource} records{more}; nothing loaded, the warehouse keeps "
+        "its rows; the quarantine holds every record"
+    )
+
+
+def _refuse(warehouse: SqlWarehouse, rejected: Rejected) -> SpacexEtlError:
+    """Record a refusal in the ledger (when the warehouse is reachable) and return its error."""
+    if rejected.ledger_row is not None:
+        warehouse.record(rejected.ledger_row)
+    log.error("%s", rejected.error)
+    return rejected.error
 
 
 def load(
@@ -261,8 +334,14 @@ def load(
     ingest_date: date | None = None,
     raw_uris: list[str] | None = None,
     force: bool = False,
+    allow_shrink: bool = False,
 ) -> list[Loaded]:
-    """Validate, stage and load raw objects (given, or the newest of each resource for a date)."""
+    """Validate, stage and load raw objects (given, or the newest of each resource for a date).
+
+    Every object is validated, and its quarantine written, before anything is loaded; a
+    refused object (unusable file, changed raw, contract break) stops the load with one error
+    and a `rejected` ledger row.
+    """
     lake = open_lake(settings.lake_root)
     if not raw_uris:
         if ingest_date is None:
@@ -274,12 +353,30 @@ def load(
                 f"no raw launches for ingest_date={ingest_date} in {settings.lake_root}; "
                 "run `spacex-etl extract` first"
             )
-    batches = [prepare(lake, uri) for uri in raw_uris]  # validate everything before loading
     warehouse = open_warehouse(settings)
-    results: list[Loaded] = []
-    for batch in sorted(batches, key=lambda b: b.resource != "cores"):
+    quality = settings.quality
+    batches: list[tuple[Batch, str | None]] = []
+    for uri in raw_uris:  # validate everything (and keep every quarantine) before loading
+        try:
+            batch = prepare(lake, uri)
+        except Rejected as rejected:
+            raise _refuse(warehouse, rejected) from rejected
         quarantine_uri = stage_batch(lake, batch)
-        result: LoadResult = warehouse.load_batch(batch, force=force)
+        if batch.drift:
+            log.warning(
+                "schema drift in %s: %s",
+                batch.raw_uri,
+                "; ".join(f"{kind} {', '.join(paths)}" for kind, paths in batch.drift.items()),
+            )
+        broken = batch.broken_rules(quality.max_rule_reject_share)
+        if broken:
+            error = contract_break(batch, broken)
+            raise _refuse(warehouse, Rejected(error, batch.ledger_row("rejected", str(error))))
+        batches.append((batch, quarantine_uri))
+    min_share = None if allow_shrink else quality.min_share_of_last_load
+    results: list[Loaded] = []
+    for batch, quarantine_uri in sorted(batches, key=lambda item: item[0].resource != "cores"):
+        result: LoadResult = warehouse.load_batch(batch, force=force, min_share=min_share)
         results.append(
             Loaded(
                 resource=batch.resource,
@@ -292,9 +389,20 @@ def load(
                 keys_skipped_newer=result.keys_skipped_newer,
                 quarantine_uri=quarantine_uri,
                 staged_uris=dict(batch.staged_uris),
+                drift=dict(batch.drift),
             )
         )
     return results
+
+
+def stale_warnings(settings: Settings) -> list[str]:
+    """One line per resource whose newest load did not succeed: the answers predate it."""
+    return [
+        f"the last load of {row['resource']} (run {row['run_id']}, {row['loaded_at']} UTC) "
+        f"{row['status']}: {row['error']}; the answers come from the last successful load"
+        for row in open_warehouse(settings).last_loads()
+        if row["status"] not in (None, "succeeded")
+    ]
 
 
 # -- run -------------------------------------------------------------------------------------
@@ -307,6 +415,7 @@ def run(
     force: bool = False,
     transform_: bool = True,
     progress: Callable[[str], None] | None = None,
+    allow_shrink: bool = False,
 ) -> RunSummary:
     """Extract → land → validate/stage/load → dbt build → answers."""
     from spacex_etl import report, transform
@@ -324,7 +433,10 @@ def run(
         summary.landed = extract(settings, ingest_date, run_id, input_location, cores_input)
     with timed(summary.timings_s, "load", progress):
         summary.loaded = load(
-            settings, raw_uris=[item.raw_uri for item in summary.landed], force=force
+            settings,
+            raw_uris=[item.raw_uri for item in summary.landed],
+            force=force,
+            allow_shrink=allow_shrink,
         )
     if transform_:
         with timed(summary.timings_s, "transform", progress):

@@ -2,14 +2,19 @@
 
 Records allow unknown fields (the API adds fields over time; raw keeps them all and
 `record_json` carries them into the warehouse), but required fields must be present with the
-right type. Integers and booleans are strict: `"3"` is not a flight number.
+right type. Integers and booleans are strict: `"3"` is not a flight number. Every value must
+also fit the warehouse column it lands in (int32, bigint, Redshift's varchar byte limits), so a
+value that would break the bulk load is quarantined with its field and rule `out_of_range` or
+`too_long` instead of failing the whole batch.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -18,23 +23,77 @@ from pydantic import (
     StrictBool,
     StrictInt,
 )
+from pydantic_core import PydanticCustomError
+
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+KEY_MAX_BYTES = 256
+"""Redshift `varchar(256)` counts bytes, not characters."""
+TEXT_MAX_BYTES = 65535
+"""Redshift's longest `varchar`; also the ceiling for `record_json`."""
 
 
 def _whole_number(value: object) -> object:
     """Accept 3 and 3.0 (some dumps went through pandas) but not 3.5, "3" or true."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PydanticCustomError(
+            "out_of_range", "{value} does not fit an integer column", {"value": value}
+        )
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 
 
-Int = Annotated[StrictInt, BeforeValidator(_whole_number)]
+def _fits(bits: int, bounds: tuple[int, int]) -> AfterValidator:
+    def check(value: int) -> int:
+        if not bounds[0] <= value <= bounds[1]:
+            raise PydanticCustomError(
+                "out_of_range",
+                "{value} does not fit a {bits}-bit integer column",
+                {"value": value, "bits": bits},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _at_most(limit: int) -> AfterValidator:
+    def check(value: str) -> str:
+        size = len(value.encode())
+        if size > limit:
+            raise PydanticCustomError(
+                "too_long",
+                "{size} bytes is longer than the column's {limit} bytes",
+                {"size": size, "limit": limit},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def fit_text(value: str | None, limit: int = TEXT_MAX_BYTES) -> str | None:
+    """Cut `value` to at most `limit` UTF-8 bytes (for diagnostics, never for loaded data)."""
+    if value is None or len(value.encode()) <= limit:
+        return value
+    return value.encode()[: limit - 3].decode(errors="ignore") + "..."
+
+
+Int = Annotated[StrictInt, BeforeValidator(_whole_number), _fits(32, INT32)]
+BigInt = Annotated[StrictInt, BeforeValidator(_whole_number), _fits(64, INT64)]
+Key = Annotated[str, _at_most(KEY_MAX_BYTES)]
+Text = Annotated[str, _at_most(TEXT_MAX_BYTES)]
 ObjectId = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]
-NonEmpty = Annotated[str, Field(min_length=1)]
+NonEmpty = Annotated[str, Field(min_length=1), _at_most(TEXT_MAX_BYTES)]
 Precision = Literal["half", "quarter", "year", "month", "day", "hour"]
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
+
+    passthrough: ClassVar[frozenset[str]] = frozenset()
+    """API fields the contract knows but does not model: kept in `record_json` only."""
+    expected: ClassVar[frozenset[str]] = frozenset()
+    """Fields every extract carries today; one absent from all records is schema drift."""
 
 
 class CoreSlot(_Record):
@@ -47,14 +106,30 @@ class CoreSlot(_Record):
     reused: StrictBool | None = None
     landing_attempt: StrictBool | None = None
     landing_success: StrictBool | None = None
-    landing_type: str | None = None
+    landing_type: Key | None = None
     landpad: ObjectId | None = None
+
+    expected: ClassVar[frozenset[str]] = frozenset(
+        {
+            "core",
+            "flight",
+            "gridfins",
+            "legs",
+            "reused",
+            "landing_attempt",
+            "landing_success",
+            "landing_type",
+            "landpad",
+        }
+    )
 
 
 class Failure(_Record):
     time: Int | None = None
     altitude: Int | None = None
-    reason: str | None = None
+    reason: Text | None = None
+
+    expected: ClassVar[frozenset[str]] = frozenset({"time", "altitude", "reason"})
 
 
 class Launch(_Record):
@@ -64,17 +139,17 @@ class Launch(_Record):
     name: NonEmpty
     flight_number: Int
     date_utc: AwareDatetime
-    date_unix: Int | None = None
-    date_local: str | None = None
+    date_unix: BigInt | None = None
+    date_local: Key | None = None
     date_precision: Precision | None = None
     upcoming: StrictBool
     success: StrictBool | None = None
     rocket: ObjectId | None = None
     launchpad: ObjectId | None = None
-    details: str | None = None
+    details: Text | None = None
     static_fire_date_utc: AwareDatetime | None = None
     window: Int | None = None
-    launch_library_id: str | None = None
+    launch_library_id: Key | None = None
     auto_update: StrictBool | None = None
     tbd: StrictBool | None = None
     net: StrictBool | None = None
@@ -82,16 +157,51 @@ class Launch(_Record):
     payloads: list[ObjectId] = Field(default_factory=list)
     failures: list[Failure] = Field(default_factory=list)
 
+    passthrough: ClassVar[frozenset[str]] = frozenset(
+        {"fairings", "links", "static_fire_date_unix", "crew", "ships", "capsules"}
+    )
+    expected: ClassVar[frozenset[str]] = frozenset(
+        {
+            "id",
+            "name",
+            "flight_number",
+            "date_utc",
+            "date_unix",
+            "date_local",
+            "date_precision",
+            "upcoming",
+            "success",
+            "rocket",
+            "launchpad",
+            "details",
+            "static_fire_date_utc",
+            "window",
+            "launch_library_id",
+            "auto_update",
+            "tbd",
+            "net",
+            "cores",
+            "payloads",
+            "failures",
+            *passthrough,
+        }
+    )
+
 
 class Core(_Record):
     """A `/v4/cores` record (the bundled file has only id, serial, block, reuse_count)."""
 
     id: ObjectId
-    serial: str | None = None
+    serial: Key | None = None
     block: Int | None = None
     reuse_count: Int | None = None
-    status: str | None = None
-    last_update: str | None = None
+    status: Key | None = None
+    last_update: Text | None = None
+
+    passthrough: ClassVar[frozenset[str]] = frozenset(
+        {"launches", "rtls_attempts", "rtls_landings", "asds_attempts", "asds_landings"}
+    )
+    expected: ClassVar[frozenset[str]] = frozenset({"id", "serial", "block", "reuse_count"})
 
 
 RECORD_MODELS: dict[str, type[_Record]] = {"launches": Launch, "cores": Core}
@@ -106,6 +216,7 @@ METADATA_COLUMNS: list[tuple[str, ColumnType]] = [
     ("_run_id", "key"),
     ("_raw_uri", "text"),
     ("_loaded_at", "timestamp"),
+    ("_extracted_at", "timestamp"),
 ]
 
 TABLES: dict[str, list[tuple[str, ColumnType]]] = {
@@ -187,7 +298,12 @@ LEDGER_COLUMNS: list[tuple[str, ColumnType]] = [
     ("records_quarantined", "int"),
     ("records_deduplicated", "int"),
     ("loaded_at", "timestamp"),
+    ("status", "key"),
+    ("error", "text"),
+    ("extracted_at", "timestamp"),
 ]
+LEDGER_STATUSES = ("succeeded", "failed", "rejected")
+"""A ledger row per load attempt: loaded; failed (error, rolled back); rejected (refused input)."""
 
 # Which tables each resource fills, keyed by the column that identifies the parent record.
 # A newer batch replaces every row of a parent key (so a launch that lost a core loses its row).

@@ -4,11 +4,18 @@ A file that is not a JSON array of objects is unusable as a whole: `InputFormatE
 file and the problem. Inside a good file, each bad record is quarantined with its index, id,
 field, rule and message; nothing is dropped silently. Clean batches take a fast path: the whole
 array is validated in one call; only when that fails are the failing records singled out.
+
+Two batch-level verdicts sit on top of the per-record rules: a rule that rejects more than a
+configured share of a batch is a contract break (the source changed, not a few records), and
+fields the contract does not know, or expected fields absent from every record, are schema
+drift (reported, not fatal).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +24,9 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from spacex_etl.errors import InputFormatError
-from spacex_etl.schema import RECORD_MODELS, _Record
+from spacex_etl.schema import RECORD_MODELS, TEXT_MAX_BYTES, _Record
+
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)
@@ -42,25 +51,64 @@ class Validated:
     records: list[tuple[_Record, bytes]] = field(default_factory=list)
     quarantine: list[QuarantineEntry] = field(default_factory=list)
     deduplicated: int = 0
+    rule_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Records rejected per (field, rule); list positions are shown as `[]`."""
+    drift: dict[str, list[str]] = field(default_factory=dict)
+    """Schema drift: `added` field paths unknown to the contract, `removed` expected ones."""
 
     @property
     def valid(self) -> int:
         return len(self.records)
 
 
+def _loads(body: bytes, name: str) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "infinity when parsed as double" in str(exc):
+            # Valid JSON (e.g. 1e400) that overflows a double: parse it the slow way so the
+            # record holding it is quarantined as out of range, not the whole file refused.
+            return json.loads(body, parse_constant=_refuse_constant)
+        hint = " (truncated?)" if exc.pos >= len(body.rstrip()) - 1 else ""
+        if body[exc.pos : exc.pos + 3] in {b"NaN", b"Inf", b"-In"}:
+            hint = " (NaN/Infinity are not JSON)"
+        raise InputFormatError(f"{name}: not valid JSON{hint}: {exc}") from exc
+
+
+def _refuse_constant(constant: str) -> float:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _describe_object(data: dict[str, Any]) -> str:
+    if "error" in data:
+        return f"an API error body: {str(data['error'])[:200]}"
+    if isinstance(data.get("docs"), list):
+        total = data.get("totalDocs", "?")
+        return (
+            f"a paginated query response ({{'docs': [...]}}, {len(data['docs'])} of {total} "
+            "records); refusing a page, which would load part of the data: extract the "
+            "plain array endpoint (/v5/launches) instead"
+        )
+    return f"an object with keys {sorted(data)[:5]}"
+
+
 def parse_array(body: bytes, name: str) -> list[Any]:
-    """Parse `body` as a JSON array; raise InputFormatError naming `name` otherwise."""
+    """Parse `body` as a JSON array; raise InputFormatError naming `name` otherwise.
+
+    A UTF-8 byte order mark is tolerated (RFC 8259 allows ignoring it; the raw bytes are kept).
+    """
+    body = body.removeprefix(UTF8_BOM)
     if not body.strip():
         raise InputFormatError(f"{name}: file is empty, expected a JSON array of launches")
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        hint = " (truncated?)" if exc.pos >= len(body.rstrip()) - 1 else ""
-        raise InputFormatError(f"{name}: not valid JSON{hint}: {exc}") from exc
+        data = _loads(body, name)
+    except ValueError as exc:  # a NaN/Infinity constant on the slow path
+        raise InputFormatError(f"{name}: not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InputFormatError(f"{name}: not valid JSON: nested too deeply") from exc
     if not isinstance(data, list):
-        found = type(data).__name__ if not isinstance(data, dict) else "an object"
-        keys = f" with keys {sorted(data)[:5]}" if isinstance(data, dict) else ""
-        raise InputFormatError(f"{name}: expected a JSON array of records, found {found}{keys}")
+        found = _describe_object(data) if isinstance(data, dict) else type(data).__name__
+        raise InputFormatError(f"{name}: expected a JSON array of records, found {found}")
     return data
 
 
@@ -89,6 +137,71 @@ def _field(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(record)"
 
 
+def _rule_field(name: str) -> str:
+    """`cores.2.flight` -> `cores[].flight`: one rule on one field, whatever the position."""
+    return re.sub(r"\.\d+(?=\.|$)", "[]", name)
+
+
+def _field_paths(records: list[Any], model: type[_Record], prefix: str = "") -> set[str]:
+    """Paths of the fields present in `records` (nested records as `cores[].flight`)."""
+    paths: set[str] = set()
+    for record in records:
+        if isinstance(record, dict):
+            paths.update(f"{prefix}{key}" for key in record)
+    for name, info in model.model_fields.items():
+        nested = _nested_model(info.annotation)
+        if nested is not None:
+            items = [
+                item
+                for record in records
+                if isinstance(record, dict) and isinstance(record.get(name), list)
+                for item in record[name]
+            ]
+            paths |= _field_paths(items, nested, f"{prefix}{name}[].")
+    return paths
+
+
+def _nested_model(annotation: Any) -> type[_Record] | None:
+    args = getattr(annotation, "__args__", ())
+    if getattr(annotation, "__origin__", None) is list and args:
+        inner = args[0]
+        if isinstance(inner, type) and issubclass(inner, _Record):
+            return inner
+    return None
+
+
+def _contract_paths(model: type[_Record], prefix: str = "") -> tuple[set[str], set[str]]:
+    """(known, expected) field paths of a record model and the records nested in it."""
+    known = {f"{prefix}{name}" for name in [*model.model_fields, *model.passthrough]}
+    expected = {f"{prefix}{name}" for name in model.expected}
+    for name, info in model.model_fields.items():
+        nested = _nested_model(info.annotation)
+        if nested is not None:
+            sub_known, sub_expected = _contract_paths(nested, f"{prefix}{name}[].")
+            known |= sub_known
+            expected |= sub_expected
+    return known, expected
+
+
+def schema_drift(records: list[Any], resource: str) -> dict[str, list[str]]:
+    """Fields unknown to the contract (`added`) and expected ones no record has (`removed`).
+
+    Nested expectations count only where the parent list has items (a batch without failures
+    has not lost `failures[].reason`).
+    """
+    model = RECORD_MODELS[resource]
+    present = _field_paths(records, model)
+    known, expected = _contract_paths(model)
+    parents_with_items = {path.split("[].")[0] for path in present if "[]." in path}
+    removed = {
+        path
+        for path in expected - present
+        if "[]." not in path or path.rsplit("[].", 1)[0] in parents_with_items
+    }
+    drift = {"added": sorted(present - known), "removed": sorted(removed)}
+    return {kind: paths for kind, paths in drift.items() if paths}
+
+
 def validate_records(records: list[Any], resource: str) -> Validated:
     """Validate parsed records; quarantine the bad ones and collapse exact duplicates."""
     result = Validated(resource=resource, received=len(records))
@@ -113,6 +226,9 @@ def validate_records(records: list[Any], resource: str) -> Validated:
                 message=f"{first['msg']}{more}",
                 record_json=_dump(records[index]).decode(),
             )
+            result.rule_counts.update(
+                {(_rule_field(_field(tuple(e["loc"][1:]))), str(e["type"])) for e in errors}
+            )
         good = [i for i in range(len(records)) if i not in bad]
         models = adapter.validate_python([records[i] for i in good])
 
@@ -135,9 +251,26 @@ def validate_records(records: list[Any], resource: str) -> Validated:
                 record_json=raw.decode(),
             )
             continue
+        if len(raw) > TEXT_MAX_BYTES:
+            bad[index] = QuarantineEntry(
+                resource=resource,
+                record_index=index,
+                record_id=record_id,
+                field="(record)",
+                rule="too_long",
+                message=f"the record is {len(raw)} bytes as JSON, more than the "
+                f"{TEXT_MAX_BYTES} bytes record_json can hold",
+                record_json=raw.decode(),
+            )
+            result.rule_counts[("(record)", "too_long")] += 1
+            continue
         seen[record_id] = (index, raw)
         result.records.append((model, raw))
+    result.rule_counts.update(
+        ("id", "duplicate_id") for e in bad.values() if e.rule == "duplicate_id"
+    )
     result.quarantine = sorted(bad.values(), key=lambda entry: entry.record_index)
+    result.drift = schema_drift(records, resource)
     return result
 
 

@@ -217,6 +217,9 @@ def kind(sql: str) -> str:
     for pattern, name in [
         (r"^(BEGIN|COMMIT|ROLLBACK)$", None),
         (r"^create schema", "create schema"),
+        (r"^lock ", "lock"),
+        (r"information_schema\.columns", "read columns"),
+        (r"^insert into \"spacex_raw\".\"load_ledger\"", "append ledger"),
         (r"^create table if not exists", "create raw table"),
         (r"^create temporary table \"stg_", "create staging"),
         (r"^copy ", "COPY"),
@@ -245,7 +248,13 @@ def test_load_sequence_is_one_transaction_copy_then_merge(
         "BEGIN",
         "create schema",
         "create raw table",
+        "lock",  # concurrent loads into the schema wait here until this one ends
+        "create schema",
+        "create raw table",
+        "read columns",
         *["create staging", "COPY"] * 5,
+        "merge",
+        "append ledger",
         "merge",
         "drop staging",
         "COMMIT",
@@ -338,8 +347,23 @@ def test_failed_copy_rolls_back_and_reports_the_load_errors(
     assert f"load errors: {cores_uri} line 1 column core_id: [1216] Invalid digit" in message
     kinds = [kind(sql) for sql in fake.statements()]
     after_copy = kinds[kinds.index("COPY", kinds.index("COPY") + 1) :]
-    assert after_copy == ["COPY", "ROLLBACK", "BEGIN", "read load errors", "ROLLBACK"]
-    assert "COMMIT" not in kinds
+    failed, record = after_copy[:5], after_copy[5:]
+    assert failed == ["COPY", "ROLLBACK", "BEGIN", "read load errors", "ROLLBACK"]
+    # then, in a transaction of its own, the ledger gets this attempt's `failed` row
+    assert collapse(record) == [
+        "BEGIN",
+        "create schema",
+        "create raw table",
+        "lock",
+        "create schema",
+        "create raw table",
+        "read columns",
+        "append ledger",
+        "COMMIT",
+    ]
+    appended = next(p for sql, p in fake.log if kind(sql) == "append ledger")
+    assert "failed" in appended and any("COPY into stg_launch_cores" in str(v) for v in appended)
+    assert kinds.count("COMMIT") == 1
     lookup = next((sql, p) for sql, p in fake.log if "sys_load_error_detail" in sql)
     assert lookup[1] == (cores_uri,)  # this load's file, as a parameter
     sqlglot.parse_one(lookup[0], read="redshift")
@@ -352,13 +376,20 @@ def test_failed_lookup_of_load_errors_still_raises_the_copy_error(
     tmp_path: Path, s3_lake: Lake, staged_batch: Batch
 ) -> None:
     fake = FakeRedshift(fail_on="copy ")
-    lookup_fails = mock.patch.object(
-        FakeCursor, "fetchall", side_effect=RuntimeError("permission denied")
-    )
+    real_fetchall = FakeCursor.fetchall
+
+    def fetchall(self: FakeCursor) -> list[Any]:
+        if "sys_load_error_detail" in self.last:
+            raise RuntimeError("permission denied")
+        return real_fetchall(self)
+
+    lookup_fails = mock.patch.object(FakeCursor, "fetchall", fetchall)
     expected = "could not read sys_load_error_detail: permission denied"
     with lookup_fails, pytest.raises(LoadError, match=expected):
         load(tmp_path, s3_lake, staged_batch, fake)
-    assert "COMMIT" not in fake.statements()
+    statements = fake.statements()  # the load rolled back; only its `failed` ledger row commits
+    assert statements.count("COMMIT") == 1
+    assert kind(statements[statements.index("COMMIT") - 1]) == "append ledger"
 
 
 def test_no_password_in_sql_or_logs(

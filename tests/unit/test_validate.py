@@ -104,12 +104,26 @@ def test_unknown_fields_are_kept_and_do_not_break_the_run() -> None:
         (b"not json at all", "not valid JSON"),
         (json.dumps([LAUNCH])[:-40].encode(), "not valid JSON (truncated?)"),
         (
-            body({"docs": [LAUNCH], "totalDocs": 1}),
-            "expected a JSON array of records, found an object",
+            body({"docs": [LAUNCH], "totalDocs": 9}),
+            "found a paginated query response ({'docs': [...]}, 1 of 9 records); refusing",
         ),
+        (body({"error": "Not Found"}), "found an API error body: Not Found"),
+        (body({"launches": []}), "found an object with keys ['launches']"),
         (b"42", "expected a JSON array of records, found int"),
+        (b"[NaN]", "not valid JSON (NaN/Infinity are not JSON)"),
+        (b"[" * 2000 + b"]" * 2000, "not valid JSON: depth limit exceeded"),
     ],
-    ids=["empty", "not-json", "truncated", "object", "scalar"],
+    ids=[
+        "empty",
+        "not-json",
+        "truncated",
+        "paginated",
+        "api-error",
+        "object",
+        "scalar",
+        "nan",
+        "deep",
+    ],
 )
 def test_unusable_file_fails_with_one_clear_error_naming_it(raw: bytes, message: str) -> None:
     with pytest.raises(InputFormatError) as info:

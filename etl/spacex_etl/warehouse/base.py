@@ -1,16 +1,23 @@
 """The loading algorithm every warehouse shares, written once in portable SQL.
 
 `load_batch` runs in ONE transaction:
-  1. create the raw tables if missing;
-  2. bulk-load each table of the batch into a temporary staging table (adapter-specific:
+  1. take the raw schema's load lock (PostgreSQL: a transaction-scoped advisory lock; Redshift:
+     `lock` on the ledger table; DuckDB: the file admits one writer process), so concurrent
+     loads run one after the other, never interleaved;
+  2. create the raw tables if missing and add columns a newer release introduced;
+  3. refuse an empty extract, or one smaller than a share of the last successful load of the
+     same source (unless allowed);
+  4. bulk-load each table of the batch into a temporary staging table (adapter-specific:
      DuckDB reads Arrow, PostgreSQL uses COPY FROM STDIN, Redshift COPYs from S3);
-  3. decide which parent keys (launch ids, core ids) this batch may write: those absent from the
-     warehouse or held there by a batch of the same or an older logical date (an older extract
-     never overwrites newer data unless forced);
-  4. delete those keys' rows from every table of the resource, insert the staged rows;
-  5. replace this batch's quarantine rows and its load-ledger row;
+  5. decide which parent keys (launch ids, core ids) this batch may write: those absent from the
+     warehouse or held there by a batch that is not newer by (logical date, extraction time) —
+     an older extract never overwrites newer data unless forced;
+  6. delete those keys' rows from every table of the resource, insert the staged rows;
+  7. replace this batch's quarantine rows and append its load-ledger row;
 then commits. Any error rolls everything back, so a failed load leaves the warehouse as it was
-and a rerun of the same batch converges to the same rows (no duplicates).
+and a rerun of the same batch converges to the same rows (no duplicates). The ledger is
+append-only: a failed or refused load appends its own row (status `failed` / `rejected`, with
+the error) in a separate transaction after the rollback.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import pyarrow as pa
 
 from spacex_etl.batch import Batch
 from spacex_etl.config import Settings
-from spacex_etl.errors import LoadError, SpacexEtlError
+from spacex_etl.errors import ConfigError, ContractError, LoadError, SpacexEtlError
 from spacex_etl.schema import (
     LEDGER_COLUMNS,
     PARENT_KEY,
@@ -99,6 +106,10 @@ class SqlWarehouse(ABC):
     def begin(self, cur: Any) -> None:  # noqa: B027 - optional hook
         """Start a transaction (DB-API drivers other than DuckDB start one implicitly)."""
 
+    def lock(self, cur: Any) -> None:  # noqa: B027 - optional hook
+        """Serialise loads into this raw schema until the transaction ends (DuckDB's single
+        writer process needs nothing more)."""
+
     def prepare(self, batch: Batch) -> None:  # noqa: B027 - optional hook
         """Work to do before the transaction opens (Redshift writes its COPY manifests)."""
 
@@ -120,16 +131,46 @@ class SqlWarehouse(ABC):
     def ddl(self) -> list[str]:
         """Create the raw schema and tables if they do not exist."""
         statements = [f"create schema if not exists {ident(self.schema)}"]
-        for table in TABLES:
+        for table, cols in self._raw_tables().items():
             statements.append(
-                f"create table if not exists {self.qualified(table)} "
-                f"({self._column_defs(columns(table))})"
+                f"create table if not exists {self.qualified(table)} ({self._column_defs(cols)})"
             )
-        statements.append(
-            f"create table if not exists {self.qualified('load_ledger')} "
-            f"({self._column_defs(LEDGER_COLUMNS)})"
-        )
         return statements
+
+    def _raw_tables(self) -> dict[str, list[tuple[str, ColumnType]]]:
+        return {table: columns(table) for table in TABLES} | {"load_ledger": LEDGER_COLUMNS}
+
+    def migrate(self, cur: Any) -> None:
+        """Add the columns a newer release introduced to tables an older one created."""
+        cur.execute(
+            "select table_name, column_name from information_schema.columns "
+            f"where table_schema = {self.paramstyle}",
+            (self.schema,),
+        )
+        present: dict[str, set[str]] = {}
+        for table, column in cur.fetchall():
+            present.setdefault(str(table).lower(), set()).add(str(column).lower())
+        for table, cols in self._raw_tables().items():
+            for name, kind in cols:
+                if table in present and name not in present[table]:
+                    cur.execute(
+                        f"alter table {self.qualified(table)} "
+                        f"add column {ident(name)} {self.type_names[kind]}"
+                    )
+
+    def _prepare_tables(self, cur: Any) -> None:
+        self.lock(cur)
+        for statement in self.ddl():
+            cur.execute(statement)
+        self.migrate(cur)
+
+    def _ledger_insert(self, row: dict[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        lcols = ", ".join(ident(name) for name, _ in LEDGER_COLUMNS)
+        values = ", ".join([self.paramstyle] * len(LEDGER_COLUMNS))
+        return (
+            f"insert into {self.qualified('load_ledger')} ({lcols}) values ({values})",
+            tuple(row[name] for name, _ in LEDGER_COLUMNS),
+        )
 
     def merge_statements(
         self, batch: Batch, staged: dict[str, str], accepted: str, force: bool
@@ -138,12 +179,15 @@ class SqlWarehouse(ABC):
         resource = batch.resource
         key = ident(PARENT_KEY[resource])
         parent = RESOURCE_TABLES[resource][0]
-        # Forced: every staged key. Otherwise only keys the warehouse holds from no newer batch.
+        # Forced: every staged key. Otherwise only keys the warehouse holds from no newer batch,
+        # newer meaning a later logical date, or the same date extracted later.
+        day, extracted = ident("_ingest_date"), ident("_extracted_at")
         newer_held = (
             ""
             if force
             else f" where not exists (select 1 from {self.qualified(parent)} t "
-            f"where t.{key} = s.{key} and t.{ident('_ingest_date')} > s.{ident('_ingest_date')})"
+            f"where t.{key} = s.{key} and (t.{day} > s.{day} or "
+            f"(t.{day} = s.{day} and t.{extracted} > s.{extracted})))"
         )
         statements: list[tuple[str, tuple[Any, ...]]] = [
             (
@@ -182,21 +226,8 @@ class SqlWarehouse(ABC):
                 f"select {qcols} from {ident(staged['quarantine'])}",
                 (),
             ),
-            (
-                f"delete from {self.qualified('load_ledger')} where {ident('resource')} = {p} "
-                f"and {ident('source')} = {p} and {ident('ingest_date')} = {p}",
-                batch_params,
-            ),
+            self._ledger_insert(batch.ledger_row()),
         ]
-        ledger = batch.ledger_row()
-        lcols = ", ".join(ident(name) for name, _ in LEDGER_COLUMNS)
-        statements.append(
-            (
-                f"insert into {self.qualified('load_ledger')} ({lcols}) "
-                f"values ({', '.join([p] * len(LEDGER_COLUMNS))})",
-                tuple(ledger[name] for name, _ in LEDGER_COLUMNS),
-            )
-        )
         return statements
 
     # -- the algorithm -------------------------------------------------------------------
@@ -222,8 +253,67 @@ class SqlWarehouse(ABC):
         finally:
             conn.close()
 
-    def load_batch(self, batch: Batch, force: bool = False) -> LoadResult:
-        """Load one batch in one transaction (see module docstring)."""
+    def load_batch(
+        self, batch: Batch, force: bool = False, min_share: float | None = None
+    ) -> LoadResult:
+        """Load one batch in one transaction (see module docstring).
+
+        `min_share` guards against an empty or shrunken extract: with a value, an empty batch
+        or one with fewer records than `min_share` x the last successful load of the same
+        source is refused; None loads whatever came (`--allow-shrink`).
+        """
+        try:
+            return self._load(batch, force, min_share)
+        except ConfigError:
+            raise  # not a load attempt: nothing reached the warehouse
+        except Exception as exc:
+            status = "rejected" if isinstance(exc, ContractError) else "failed"
+            self.record(batch.ledger_row(status, str(exc)))
+            raise
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Append a ledger row in its own transaction (a failed load's row outlives its rollback).
+
+        Best effort: when the warehouse itself is what failed, the row cannot be written; the
+        failure is then only in the logs and the exit code.
+        """
+        try:
+            with self.transaction() as cur:
+                self._prepare_tables(cur)
+                cur.execute(*self._ledger_insert(row))
+        except Exception as exc:
+            log.warning(
+                "could not append the %s row of %s run %s to the load ledger: %s",
+                row["status"],
+                row["resource"],
+                row["run_id"],
+                " ".join(str(exc).split()),
+            )
+
+    def _check_size(self, cur: Any, batch: Batch, min_share: float) -> None:
+        if batch.received == 0:
+            raise ContractError(
+                f"{batch.raw_uri}: empty extract (0 records from {batch.key.source}); nothing "
+                "loaded, the warehouse keeps its rows (pass --allow-shrink to accept it)"
+            )
+        p = self.paramstyle
+        cur.execute(
+            f"select {ident('records_received')}, {ident('run_id')} "
+            f"from {self.qualified('load_ledger')} where {ident('resource')} = {p} "
+            f"and {ident('source')} = {p} and {ident('status')} = {p} "
+            f"order by {ident('loaded_at')} desc limit 1",
+            (batch.resource, batch.key.source, "succeeded"),
+        )
+        last = cur.fetchall()
+        if last and last[0][0] is not None and batch.received < min_share * int(last[0][0]):
+            raise ContractError(
+                f"{batch.raw_uri}: shrunken extract: {batch.received} {batch.resource} records, "
+                f"fewer than {min_share:.0%} of the {last[0][0]} of the last successful load of "
+                f"{batch.key.source} (run {last[0][1]}); nothing loaded, the warehouse keeps its "
+                "rows (pass --allow-shrink if the source really shrank)"
+            )
+
+    def _load(self, batch: Batch, force: bool, min_share: float | None) -> LoadResult:
         suffix = re.sub(r"[^0-9a-z]", "", batch.run_id.lower())[-12:] or "run"
         staged = {t: f"stg_{t}_{suffix}" for t in [*RESOURCE_TABLES[batch.resource], "quarantine"]}
         accepted = f"accepted_{batch.resource}_{suffix}"
@@ -231,8 +321,9 @@ class SqlWarehouse(ABC):
         try:
             self.prepare(batch)
             with self.transaction() as cur:
-                for statement in self.ddl():
-                    cur.execute(statement)
+                self._prepare_tables(cur)
+                if min_share is not None:
+                    self._check_size(cur, batch, min_share)
                 tables = dict(batch.tables)
                 tables["quarantine"] = batch.quarantine_table()
                 for table, staging in staged.items():
@@ -292,6 +383,21 @@ class SqlWarehouse(ABC):
             raise
         except Exception as exc:
             raise LoadError(f"query on {self.describe()} failed: {exc}") from exc
+
+    def last_loads(self) -> list[dict[str, Any]]:
+        """The newest ledger row of each resource (empty before the first load)."""
+        try:
+            rows = self.query(
+                f"select {ident('resource')}, {ident('run_id')}, {ident('status')}, "
+                f"{ident('error')}, {ident('loaded_at')} from {self.qualified('load_ledger')} "
+                f"order by {ident('loaded_at')} desc"
+            )
+        except LoadError:
+            return []
+        newest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            newest.setdefault(row["resource"], row)
+        return list(newest.values())
 
     def row_counts(self) -> dict[str, int]:
         """Rows in each raw table (0 when the table does not exist yet)."""

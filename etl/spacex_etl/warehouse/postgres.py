@@ -42,6 +42,12 @@ class PostgresWarehouse(SqlWarehouse):
             application_name="spacex-etl",
         )
 
+    def lock(self, cur: Any) -> None:
+        """A transaction-scoped advisory lock named after the raw schema: a second load into
+        the same schema waits here until the first commits or rolls back, then merges on top
+        of its rows (no interleaving, no duplicates). Loads into other schemas do not wait."""
+        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"spacex-etl:{self.schema}",))
+
     def stage(self, cur: Any, batch: Batch, table: str, data: pa.Table, staging: str) -> None:
         names = ", ".join(ident(name) for name in data.column_names)
         statement = f"copy {ident(staging)} ({names}) from stdin"

@@ -40,7 +40,7 @@ from spacex_etl.batch import Batch
 from spacex_etl.config import Settings
 from spacex_etl.errors import ConfigError, LakeError, LoadError
 from spacex_etl.lake import Lake, S3Lake, open_lake
-from spacex_etl.schema import ColumnType
+from spacex_etl.schema import LEDGER_COLUMNS, ColumnType
 from spacex_etl.warehouse.base import SqlWarehouse, ident
 
 S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9!\-_.*()/=+:@,]+$")
@@ -230,6 +230,14 @@ class RedshiftWarehouse(SqlWarehouse):
         conn = connect(**self.connect_kwargs())
         conn.autocommit = False
         return conn
+
+    def lock(self, cur: Any) -> None:
+        """`lock` the ledger table (created first if needed) until the transaction ends: every
+        load appends to it, so a second load into the same schema waits here."""
+        ledger = self.qualified("load_ledger")
+        cur.execute(f"create schema if not exists {ident(self.schema)}")
+        cur.execute(f"create table if not exists {ledger} ({self._column_defs(LEDGER_COLUMNS)})")
+        cur.execute(f"lock {ledger}")
 
     def prepare(self, batch: Batch) -> None:
         """Write one manifest per staged Parquet file, beside it in the lake."""
