@@ -90,10 +90,11 @@ module "etl_job" {
   redshift_host               = module.warehouse.host
   redshift_port               = module.warehouse.port
   redshift_database           = module.warehouse.database_name
-  redshift_user               = module.warehouse.master_username
+  redshift_cluster_identifier = module.warehouse.cluster_identifier
+  redshift_load_user          = module.warehouse.load_user
+  redshift_dbt_user           = module.warehouse.dbt_user
+  redshift_credential_arns    = module.warehouse.app_user_credential_arns
   redshift_copy_role_arn      = module.warehouse.copy_role_arn
-  redshift_secret_arn         = module.warehouse.master_password_secret_arn
-  redshift_secret_kms_key_arn = module.warehouse.kms_key_arn
   log_retention_days          = var.log_retention_days
   tags                        = local.tags
 }

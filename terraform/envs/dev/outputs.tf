@@ -24,8 +24,13 @@ output "spacex_redshift_database" {
 }
 
 output "spacex_redshift_user" {
-  description = "SPACEX_REDSHIFT_USER for the job (the admin user; create a least-privilege loader user for production)."
-  value       = module.warehouse.master_username
+  description = "SPACEX_REDSHIFT_USER for the job: the load user (IAM auth, not a superuser)."
+  value       = module.warehouse.load_user
+}
+
+output "spacex_redshift_dbt_user" {
+  description = "SPACEX_REDSHIFT_DBT_USER for the job: the user dbt runs as (IAM auth, not a superuser)."
+  value       = module.warehouse.dbt_user
 }
 
 output "spacex_redshift_iam_role_arn" {
@@ -33,8 +38,8 @@ output "spacex_redshift_iam_role_arn" {
   value       = module.warehouse.copy_role_arn
 }
 
-output "spacex_redshift_secret_arn" {
-  description = "SPACEX_REDSHIFT_SECRET_ARN: ARN of the Secrets Manager secret holding the Redshift password (not the password)."
+output "redshift_admin_secret_arn" {
+  description = "ARN of the Secrets Manager secret with the admin password (not the password), for the admin who runs the SQL bootstrap; the job never reads it."
   value       = module.warehouse.master_password_secret_arn
 }
 

@@ -30,10 +30,9 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 locals {
   log_stream_prefix = "etl"
 
-  # What the container is told. Only the secret's ARN is passed: the job
-  # fetches the password at run time with its task role, so a rotated
-  # password is picked up by the next run and nothing secret sits in the
-  # task definition.
+  # What the container is told. Nothing secret: the job and dbt log in with
+  # IAM authentication (GetClusterCredentials, with the task role) as two
+  # users that are not superusers; no password exists for them anywhere.
   environment = merge(
     {
       SPACEX_LAKE_URI              = "s3://${var.lake_bucket_name}/"
@@ -41,9 +40,11 @@ locals {
       SPACEX_REDSHIFT_HOST         = var.redshift_host
       SPACEX_REDSHIFT_PORT         = tostring(var.redshift_port)
       SPACEX_REDSHIFT_DATABASE     = var.redshift_database
-      SPACEX_REDSHIFT_USER         = var.redshift_user
+      SPACEX_REDSHIFT_AUTH_METHOD  = "iam"
+      SPACEX_REDSHIFT_CLUSTER_ID   = var.redshift_cluster_identifier
+      SPACEX_REDSHIFT_USER         = var.redshift_load_user
+      SPACEX_REDSHIFT_DBT_USER     = var.redshift_dbt_user
       SPACEX_REDSHIFT_IAM_ROLE_ARN = var.redshift_copy_role_arn
-      SPACEX_REDSHIFT_SECRET_ARN   = var.redshift_secret_arn
       SPACEX_AWS_REGION            = data.aws_region.current.name
       AWS_REGION                   = data.aws_region.current.name
       # The root filesystem is read-only; scratch space is the task's

@@ -28,7 +28,7 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
-  description        = "ELT container: write the lake's raw/staged/quarantine prefixes, read the Redshift secret."
+  description        = "ELT container: write the lake's raw/staged/quarantine prefixes, IAM database credentials for the loader and dbt users."
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 
   tags = var.tags
@@ -68,24 +68,15 @@ data "aws_iam_policy_document" "task" {
     resources = [var.lake_kms_key_arn]
   }
 
+  # IAM authentication: temporary database credentials for the two
+  # application users only (never the admin), on this cluster's database.
+  # No AutoCreate (redshift:CreateClusterUser) and no groups (JoinGroup):
+  # the users and their grants come from the SQL bootstrap.
   statement {
-    sid       = "ReadRedshiftMasterSecret"
+    sid       = "TemporaryCredentialsForAppUsers"
     effect    = "Allow"
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
-    resources = [var.redshift_secret_arn]
-  }
-
-  statement {
-    sid       = "DecryptRedshiftSecretViaSecretsManager"
-    effect    = "Allow"
-    actions   = ["kms:Decrypt"]
-    resources = [var.redshift_secret_kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["secretsmanager.${data.aws_region.current.name}.amazonaws.com"]
-    }
+    actions   = ["redshift:GetClusterCredentials"]
+    resources = var.redshift_credential_arns
   }
 }
 

@@ -97,23 +97,33 @@ variable "redshift_database" {
   type        = string
 }
 
-variable "redshift_user" {
-  description = "Redshift user the job connects as; SPACEX_REDSHIFT_USER."
+variable "redshift_cluster_identifier" {
+  description = "Redshift cluster the job gets temporary credentials for; SPACEX_REDSHIFT_CLUSTER_ID."
   type        = string
+}
+
+variable "redshift_load_user" {
+  description = "Database user the job loads as (IAM auth); SPACEX_REDSHIFT_USER."
+  type        = string
+}
+
+variable "redshift_dbt_user" {
+  description = "Database user dbt runs as (IAM auth); SPACEX_REDSHIFT_DBT_USER."
+  type        = string
+}
+
+variable "redshift_credential_arns" {
+  description = "The only resources of redshift:GetClusterCredentials for the task role: the dbuser ARNs of the two users and the dbname ARN of the database (the warehouse module's app_user_credential_arns)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.redshift_credential_arns) > 0 && alltrue([for a in var.redshift_credential_arns : can(regex("^arn:[^:]+:redshift:[^:]+:[0-9]{12}:(dbuser|dbname):[^*]+$", a))])
+    error_message = "Give dbuser/dbname ARNs without wildcards."
+  }
 }
 
 variable "redshift_copy_role_arn" {
   description = "Role Redshift assumes for COPY; SPACEX_REDSHIFT_IAM_ROLE_ARN."
-  type        = string
-}
-
-variable "redshift_secret_arn" {
-  description = "ARN of the Redshift-managed master secret; SPACEX_REDSHIFT_SECRET_ARN (the task role may read it)."
-  type        = string
-}
-
-variable "redshift_secret_kms_key_arn" {
-  description = "KMS key encrypting the Redshift secret (decrypt allowed only via Secrets Manager)."
   type        = string
 }
 

@@ -1,6 +1,7 @@
-# The role Redshift assumes to COPY from the lake. It can read the two
-# prefixes the loader copies from, and nothing else: not quarantine/, not
-# other buckets, and it cannot write anywhere.
+# The role Redshift assumes to COPY from the lake. It can read the staged/
+# prefix the loader copies from (Parquet + manifests) and nothing else: not
+# raw/, not quarantine/, not other buckets, and it cannot write anywhere.
+# Only this account's cluster may assume it (confused-deputy conditions).
 
 locals {
   copy_object_arns = [for p in var.copy_prefixes : "${var.lake_bucket_arn}/${p}*"]
@@ -16,12 +17,24 @@ data "aws_iam_policy_document" "copy_assume" {
       type        = "Service"
       identifiers = ["redshift.amazonaws.com"]
     }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.cluster_arn]
+    }
   }
 }
 
 resource "aws_iam_role" "copy" {
   name               = "${var.cluster_identifier}-copy-from-lake"
-  description        = "Assumed by Redshift for COPY from the lake's raw/ and staged/ prefixes."
+  description        = "Assumed by this Redshift cluster for COPY from the lake's staged/ prefix."
   assume_role_policy = data.aws_iam_policy_document.copy_assume.json
 
   tags = var.tags
@@ -29,14 +42,14 @@ resource "aws_iam_role" "copy" {
 
 data "aws_iam_policy_document" "copy_read_lake" {
   statement {
-    sid       = "ReadLoadPrefixes"
+    sid       = "ReadStagedPrefix"
     effect    = "Allow"
     actions   = ["s3:GetObject"]
     resources = local.copy_object_arns
   }
 
   statement {
-    sid       = "ListLoadPrefixes"
+    sid       = "ListStagedPrefix"
     effect    = "Allow"
     actions   = ["s3:ListBucket"]
     resources = [var.lake_bucket_arn]
@@ -57,7 +70,7 @@ data "aws_iam_policy_document" "copy_read_lake" {
 }
 
 resource "aws_iam_role_policy" "copy_read_lake" {
-  name   = "read-lake-load-prefixes"
+  name   = "read-lake-staged-prefix"
   role   = aws_iam_role.copy.id
   policy = data.aws_iam_policy_document.copy_read_lake.json
 }

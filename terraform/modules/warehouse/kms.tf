@@ -5,6 +5,16 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
+  redshift_arn_prefix = "arn:${data.aws_partition.current.partition}:redshift:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
+  cluster_arn         = "${local.redshift_arn_prefix}:cluster:${var.cluster_identifier}"
+
+  # redshift:GetClusterCredentials is authorized on the database user and on
+  # the database: these are the only resources the job's role gets it on.
+  app_user_credential_arns = concat(
+    [for u in [var.load_user, var.dbt_user] : "${local.redshift_arn_prefix}:dbuser:${var.cluster_identifier}/${u}"],
+    ["${local.redshift_arn_prefix}:dbname:${var.cluster_identifier}/${var.database_name}"],
+  )
+
   log_group_arn_prefix = "arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:/aws/redshift/cluster/${var.cluster_identifier}/"
 }
 

@@ -83,4 +83,11 @@ resource "aws_redshift_cluster" "this" {
   final_snapshot_identifier           = var.skip_final_snapshot ? null : "${var.cluster_identifier}-final"
 
   tags = var.tags
+  lifecycle {
+    # The job and dbt must never get the admin's powers through IAM auth.
+    precondition {
+      condition     = !contains([var.load_user, var.dbt_user], var.master_username) && var.load_user != var.dbt_user
+      error_message = "load_user and dbt_user must be two different users, neither of them master_username."
+    }
+  }
 }

@@ -23,8 +23,28 @@ output "master_username" {
   value       = aws_redshift_cluster.this.master_username
 }
 
+output "cluster_arn" {
+  description = "ARN of the cluster (the COPY role's trust policy names it as aws:SourceArn)."
+  value       = local.cluster_arn
+}
+
+output "load_user" {
+  description = "Database user of the job's load; the job's SPACEX_REDSHIFT_USER."
+  value       = var.load_user
+}
+
+output "dbt_user" {
+  description = "Database user dbt runs as; the job's SPACEX_REDSHIFT_DBT_USER."
+  value       = var.dbt_user
+}
+
+output "app_user_credential_arns" {
+  description = "Resources of redshift:GetClusterCredentials for load_user and dbt_user: their dbuser ARNs and the database's dbname ARN."
+  value       = local.app_user_credential_arns
+}
+
 output "master_password_secret_arn" {
-  description = "ARN of the Secrets Manager secret Redshift manages for the admin user; the job's SPACEX_REDSHIFT_SECRET_ARN. An ARN, not the password."
+  description = "ARN of the Secrets Manager secret Redshift manages for the admin user, for the admin who runs the SQL bootstrap; no workload role may read it. An ARN, not the password."
   value       = aws_redshift_cluster.this.master_password_secret_arn
 }
 

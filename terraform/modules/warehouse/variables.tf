@@ -15,6 +15,28 @@ variable "master_username" {
   default     = "spacex_admin"
 }
 
+variable "load_user" {
+  description = "Database user the ELT job loads as (writes the raw schema); gets temporary IAM credentials, is not a superuser. Created by the SQL bootstrap, not by Terraform."
+  type        = string
+  default     = "loader"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.load_user))
+    error_message = "load_user must be a lowercase Redshift identifier."
+  }
+}
+
+variable "dbt_user" {
+  description = "Database user dbt runs as (owns the dbt schema, reads raw); gets temporary IAM credentials, is not a superuser. Created by the SQL bootstrap, not by Terraform."
+  type        = string
+  default     = "transformer"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.dbt_user))
+    error_message = "dbt_user must be a lowercase Redshift identifier."
+  }
+}
+
 variable "node_type" {
   description = "Node type. ra3.large / ra3.xlplus are the smallest current types (dc2 is being retired)."
   type        = string
@@ -69,9 +91,9 @@ variable "lake_kms_key_arn" {
 }
 
 variable "copy_prefixes" {
-  description = "Lake prefixes (with trailing slash) the COPY role may read."
+  description = "Lake prefixes (with trailing slash) the COPY role may read: where the loader stages Parquet and COPY manifests."
   type        = list(string)
-  default     = ["raw/spacex/", "staged/spacex/"]
+  default     = ["staged/spacex/"]
 
   validation {
     condition     = alltrue([for p in var.copy_prefixes : endswith(p, "/") && p != "/"])
