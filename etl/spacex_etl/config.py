@@ -99,6 +99,10 @@ class SourceSettings(_Section):
         DEFAULT_ALLOWED_HOSTS, description="Hosts HTTP sources may use (comma-separated)."
     )
     allow_http: bool = Field(False, description="Allow plain http:// URLs (local test servers).")
+    local_files: bool = Field(
+        True,
+        description="Allow any local file as --input (the CLI); false where others choose inputs.",
+    )
     inbox_dir: Path | None = Field(
         None, description="Folder whose files may be sources outside the CLI (e.g. the DAG)."
     )

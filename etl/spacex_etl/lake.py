@@ -1,41 +1,83 @@
 """One interface over the lake: a local folder or an S3 prefix.
 
-Objects are write-once: `put` refuses to replace an object with different bytes (raw data is
-immutable) and is a no-op when the same bytes are already there, so a retried task is safe.
-Keys are `/`-separated and relative to the lake root; see `raw_key` etc. for the layout.
+Objects are write-once: `put`/`put_file` refuse to replace an object with different bytes (raw
+data is immutable) and are no-ops when the same bytes are already there, so a retried task is
+safe. A write either lands the whole object or nothing: a local write goes to a temporary file
+that is linked into place; an S3 upload is a conditional PutObject, or a multipart upload that
+the transfer manager aborts on failure. `put_file` and `open` stream, so memory stays flat
+whatever the object's size.
+
+Keys are `/`-separated and relative to the lake root; see `raw_key` etc. for the layout. Run ids
+and keys are checked here, for both backends, so no run id or crafted manifest can address an
+object outside its partition (`..` segments are refused).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
+import shutil
 import tempfile
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import urlparse
 
-from spacex_etl.errors import LakeError
+from spacex_etl.errors import ConfigError, LakeError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 ZONE_PREFIX = "spacex"
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+CHUNK = 1024 * 1024
+MULTIPART_THRESHOLD = 64 * 1024 * 1024
+"""S3 objects above this size go up in parts (the transfer manager aborts the upload on failure)."""
+
+
+def check_run_id(run_id: str) -> str:
+    """The run id, if it is safe as one path segment; else a one-line ConfigError."""
+    if not re.match(RUN_ID_PATTERN, run_id) or ".." in run_id:
+        raise ConfigError(
+            f"run id {run_id!r} is not allowed: 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit, no '..'"
+        )
+    return run_id
+
+
+def check_key(key: str) -> str:
+    """The key, if it is a plain relative key; `..`/`.` segments and absolute keys are refused."""
+    parts = key.split("/")
+    if key.startswith("/") or "\\" in key or "\x00" in key or any(p in {".", ".."} for p in parts):
+        raise LakeError(f"lake key {key!r} escapes its partition ('..', '.' or absolute)")
+    return key
 
 
 def raw_key(resource: str, ingest_date: str, run_id: str) -> str:
     """`raw/spacex/<resource>/ingest_date=YYYY-MM-DD/<run_id>/<resource>.json`."""
+    check_run_id(run_id)
     return f"raw/{ZONE_PREFIX}/{resource}/ingest_date={ingest_date}/{run_id}/{resource}.json"
 
 
 def zone_key(zone: str, resource: str, ingest_date: str, run_id: str, name: str) -> str:
     """A key under another zone (`staged`, `quarantine`) with the same partition keys as raw."""
+    check_run_id(run_id)
     return f"{zone}/{ZONE_PREFIX}/{resource}/ingest_date={ingest_date}/{run_id}/{name}"
 
 
 def manifest_key(data_key: str) -> str:
     """The `_manifest.json` that sits beside a raw object."""
     return data_key.rsplit("/", 1)[0] + "/_manifest.json"
+
+
+class Readable(Protocol):
+    """What `Lake.open` yields: a binary stream read in chunks."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 class Lake(Protocol):
@@ -47,7 +89,15 @@ class Lake(Protocol):
         """Store `data` at `key` unless it exists; return the object's URI."""
         ...
 
+    def put_file(self, key: str, path: Path) -> str:
+        """Store a local file's bytes at `key` (streamed; all or nothing); return the URI."""
+        ...
+
     def get(self, key: str) -> bytes: ...
+
+    def open(self, key: str) -> contextlib.AbstractContextManager[Readable]:
+        """Read an object as a stream (`with lake.open(key) as body: body.read(CHUNK)`)."""
+        ...
 
     def exists(self, key: str) -> bool: ...
 
@@ -62,8 +112,23 @@ class Lake(Protocol):
         ...
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def stream_digest(body: Readable) -> str:
+    """sha256 of a stream, read in chunks."""
+    digest = hashlib.sha256()
+    while chunk := body.read(CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return stream_digest(handle)
+
+
+def _immutable(uri: str) -> LakeError:
+    return LakeError(
+        f"{uri} already exists with other bytes; raw objects are immutable (use a new run id)"
+    )
 
 
 @dataclass
@@ -73,35 +138,55 @@ class LocalLake:
     root: str
 
     def _path(self, key: str) -> Path:
-        path = (Path(self.root) / key).resolve()
+        path = (Path(self.root) / check_key(key)).resolve()
         if not path.is_relative_to(Path(self.root).resolve()):
             raise LakeError(f"lake key escapes the lake root: {key}")
         return path
 
-    def put(self, key: str, data: bytes) -> str:
+    def _write(
+        self, key: str, write: Callable[[BinaryIO], object], digest: Callable[[], str]
+    ) -> str:
+        """Write to a temporary file beside the target, then link it into place (atomic, and
+        it fails if the key exists: never overwrite)."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                write(handle)
             try:
-                os.link(tmp, path)  # atomic and fails if the key exists: never overwrite
+                os.link(tmp, path)
             except FileExistsError:
-                if _digest(path.read_bytes()) != _digest(data):
-                    raise LakeError(
-                        f"{path} already exists with other bytes; raw objects are immutable "
-                        "(use a new run id)"
-                    ) from None
+                if file_digest(path) != digest():
+                    raise _immutable(str(path)) from None
         finally:
             os.unlink(tmp)
         return self.uri(key)
+
+    def put(self, key: str, data: bytes) -> str:
+        return self._write(key, lambda h: h.write(data), lambda: hashlib.sha256(data).hexdigest())
+
+    def put_file(self, key: str, path: Path) -> str:
+        def copy(handle: BinaryIO) -> None:
+            with path.open("rb") as source:
+                shutil.copyfileobj(source, handle, CHUNK)
+
+        return self._write(key, copy, lambda: file_digest(path))
 
     def get(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
         except FileNotFoundError as exc:
             raise LakeError(f"{self.uri(key)}: no such object in the lake") from exc
+
+    @contextlib.contextmanager
+    def open(self, key: str) -> Iterator[Readable]:
+        try:
+            handle = self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise LakeError(f"{self.uri(key)}: no such object in the lake") from exc
+        with handle:
+            yield handle
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -126,6 +211,20 @@ class LocalLake:
         return Path(uri).resolve().relative_to(Path(self.root).resolve()).as_posix()
 
 
+def _error_code(exc: BaseException) -> str:
+    """The S3 error code of a ClientError (also when wrapped by the transfer manager)."""
+    from botocore.exceptions import ClientError
+
+    for candidate in (exc, exc.__cause__, exc.__context__):
+        if isinstance(candidate, ClientError):
+            return str(candidate.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+EXISTS_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict"}
+MISSING_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
 @dataclass
 class S3Lake:
     """A lake under `s3://bucket/prefix`. Credentials come from the usual AWS chain."""
@@ -139,73 +238,140 @@ class S3Lake:
         self.prefix = parsed.path.strip("/")
 
     def _key(self, key: str) -> str:
+        check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
+
+    @contextlib.contextmanager
+    def _errors(self, action: str, key: str) -> Iterator[None]:
+        """S3 and connection failures as one-line LakeErrors naming the object."""
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except (ClientError, S3UploadFailedError) as exc:
+            code = _error_code(exc)
+            if code in MISSING_CODES:
+                raise LakeError(f"{self.uri(key)}: no such object in the lake") from exc
+            raise LakeError(f"cannot {action} {self.uri(key)}: {code or exc}") from exc
+        except BotoCoreError as exc:  # EndpointConnectionError, NoCredentialsError, ...
+            raise LakeError(f"cannot {action} {self.uri(key)}: {exc}") from exc
 
     def put(self, key: str, data: bytes) -> str:
         from botocore.exceptions import ClientError
 
         full = self._key(key)
-        try:
-            # Conditional write: S3 rejects it with 412 if the key exists (never overwrite).
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=full,
-                Body=data,
-                IfNoneMatch="*",
-                ChecksumAlgorithm="SHA256",
-            )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
-                if _digest(self.get(key)) != _digest(data):
-                    raise LakeError(
-                        f"{self.uri(key)} already exists with other bytes; raw objects are "
-                        "immutable (use a new run id)"
-                    ) from None
-                return self.uri(key)
-            raise LakeError(f"cannot write {self.uri(key)}: {code or exc}") from exc
+        with self._errors("write", key):
+            try:
+                # Conditional write: S3 rejects it with 412 if the key exists.
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=full,
+                    Body=data,
+                    IfNoneMatch="*",
+                    ChecksumAlgorithm="SHA256",
+                )
+            except ClientError as exc:
+                if _error_code(exc) not in EXISTS_CODES:
+                    raise
+                if self._digest(key) != hashlib.sha256(data).hexdigest():
+                    raise _immutable(self.uri(key)) from None
         return self.uri(key)
 
-    def get(self, key: str) -> bytes:
-        from botocore.exceptions import ClientError
+    def put_file(self, key: str, path: Path) -> str:
+        """Upload through the transfer manager (multipart for big files, aborted on failure);
+        every PutObject/CompleteMultipartUpload it sends is conditional (If-None-Match: *)."""
+        from boto3.s3.transfer import TransferConfig
 
+        full = self._key(key)
+        events = self.client.meta.events
+        handler_id = f"spacex-if-none-match-{uuid.uuid4().hex}"
+
+        def if_none_match(params: dict[str, Any], **_: Any) -> None:
+            if params.get("Key") == full:
+                params["IfNoneMatch"] = "*"
+
+        operations = ("PutObject", "CompleteMultipartUpload")
+        for operation in operations:
+            events.register(
+                f"before-parameter-build.s3.{operation}",
+                if_none_match,
+                unique_id=f"{handler_id}-{operation}",  # ids are unique across events
+            )
         try:
-            obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in {"NoSuchKey", "404"}:
-                raise LakeError(f"{self.uri(key)}: no such object in the lake") from exc
-            raise LakeError(f"cannot read {self.uri(key)}: {code or exc}") from exc
-        return obj["Body"].read()
+            with self._errors("write", key):
+                try:
+                    self.client.upload_file(
+                        str(path),
+                        self.bucket,
+                        full,
+                        ExtraArgs={"ChecksumAlgorithm": "SHA256"},
+                        Config=TransferConfig(
+                            multipart_threshold=MULTIPART_THRESHOLD,
+                            multipart_chunksize=MULTIPART_THRESHOLD // 4,
+                        ),
+                    )
+                except Exception as exc:
+                    if _error_code(exc) not in EXISTS_CODES:
+                        raise
+                    if self._digest(key) != file_digest(path):
+                        raise _immutable(self.uri(key)) from None
+        finally:
+            for operation in operations:
+                events.unregister(
+                    f"before-parameter-build.s3.{operation}", unique_id=f"{handler_id}-{operation}"
+                )
+        return self.uri(key)
+
+    def _digest(self, key: str) -> str:
+        with self.open(key) as body:
+            return stream_digest(body)
+
+    def get(self, key: str) -> bytes:
+        with self.open(key) as body:
+            return body.read()
+
+    @contextlib.contextmanager
+    def open(self, key: str) -> Iterator[Readable]:
+        with self._errors("read", key):
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        try:
+            with self._errors("read", key):
+                yield body
+        finally:
+            body.close()
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise LakeError(f"cannot read {self.uri(key)}: {exc}") from exc
+        with self._errors("read", key):
+            try:
+                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            except ClientError as exc:
+                if _error_code(exc) in MISSING_CODES:
+                    return False
+                raise
         return True
 
     def list(self, prefix: str) -> list[str]:
         paginator = self.client.get_paginator("list_objects_v2")
         strip = len(self.prefix) + 1 if self.prefix else 0
         keys: list[str] = []
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
-            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        with self._errors("list", prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
         return sorted(keys)
 
     def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self._key(key)}"
+        return f"s3://{self.bucket}/{self.prefix + '/' if self.prefix else ''}{key}"
 
     def key_of(self, uri: str) -> str:
         parsed = urlparse(uri)
         path = parsed.path.lstrip("/")
         if parsed.netloc != self.bucket or not path.startswith(self.prefix):
             raise LakeError(f"{uri} is not in the lake {self.root}")
-        return path[strip:] if (strip := len(self.prefix) + 1 if self.prefix else 0) else path
+        key = path[len(self.prefix) + 1 :] if self.prefix else path
+        return check_key(key)
 
 
 def open_lake(root: str, s3_client: S3Client | None = None) -> Lake:

@@ -25,8 +25,8 @@ import pyarrow.parquet as pq
 from spacex_etl.batch import Batch, BatchKey, build_batch
 from spacex_etl.config import SNAPSHOT, Settings
 from spacex_etl.errors import ContractError, InputFormatError, LakeError, SpacexEtlError
-from spacex_etl.lake import Lake, manifest_key, open_lake, raw_key, zone_key
-from spacex_etl.sources import Extracted, cores_location, fetch
+from spacex_etl.lake import Lake, check_run_id, manifest_key, open_lake, raw_key, zone_key
+from spacex_etl.sources import Extracted, check_source, cores_location, fetch
 from spacex_etl.validate import parse_array, validate_records
 from spacex_etl.warehouse import LoadResult, SqlWarehouse, open_warehouse
 
@@ -149,43 +149,63 @@ def timed(
 
 
 # -- extract ---------------------------------------------------------------------------------
-def land(lake: Lake, extracted: Extracted, ingest_date: str, run_id: str) -> Landed:
-    """Write the bytes unchanged to the raw zone, then the manifest beside them."""
+MANIFEST_FIELDS = ("resource", "source", "extracted_at", "ingest_date", "run_id", "sha256")
+COUNT_LIMIT_BYTES = 16 * 1024 * 1024
+"""Larger raw objects are landed without a record count (counting would load them whole)."""
+
+
+def _record_count(extracted: Extracted) -> int | None:
+    """Records in the body, when it is a JSON array small enough to parse here."""
+    if extracted.bytes > COUNT_LIMIT_BYTES:
+        return None
     try:
-        count: int | None = len(parse_array(extracted.body, extracted.source))
+        return len(parse_array(extracted.path.read_bytes(), extracted.source))
     except InputFormatError:
-        count = None  # land it anyway: the evidence is kept, the load step reports the problem
+        return None  # land it anyway: the evidence is kept, the load step reports the problem
+
+
+def land(lake: Lake, extracted: Extracted, ingest_date: str, run_id: str) -> Landed:
+    """Write the bytes unchanged to the raw zone, then the manifest beside them.
+
+    Landing the same bytes under the same run id again reuses the existing manifest (a retried
+    task is a no-op); other bytes under an existing run id are refused by the lake.
+    """
     key = raw_key(extracted.resource, ingest_date, run_id)
-    raw_uri = lake.put(key, extracted.body)
-    manifest = {
-        "resource": extracted.resource,
-        "source": extracted.source,
-        "extracted_at": extracted.extracted_at.isoformat(),
-        "ingest_date": ingest_date,
-        "run_id": run_id,
-        "record_count": count,
-        "sha256": extracted.sha256,
-        "bytes": len(extracted.body),
-        "http_attempts": extracted.attempts,
-        "object": key.rsplit("/", 1)[1],
-    }
-    manifest_uri = lake.put(manifest_key(key), orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    raw_uri = lake.put_file(key, extracted.path)
+    mkey = manifest_key(key)
+    manifest = _read_manifest(lake, mkey) if lake.exists(mkey) else None
+    if manifest is not None and manifest.get("sha256") == extracted.sha256:
+        log.info("%s was already landed by run %s: reusing its manifest", raw_uri, run_id)
+    else:
+        manifest = {
+            "resource": extracted.resource,
+            "source": extracted.source,
+            "extracted_at": extracted.extracted_at.isoformat(),
+            "ingest_date": ingest_date,
+            "run_id": run_id,
+            "record_count": _record_count(extracted),
+            "sha256": extracted.sha256,
+            "bytes": extracted.bytes,
+            "http_attempts": extracted.attempts,
+            "object": key.rsplit("/", 1)[1],
+        }
+        lake.put(mkey, orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     log.info(
         "landed %s: %d bytes, %s records -> %s",
         extracted.resource,
-        len(extracted.body),
-        count,
+        extracted.bytes,
+        manifest.get("record_count"),
         raw_uri,
     )
     return Landed(
         resource=extracted.resource,
-        source=extracted.source,
+        source=str(manifest["source"]),
         raw_uri=raw_uri,
-        manifest_uri=manifest_uri,
+        manifest_uri=lake.uri(mkey),
         sha256=extracted.sha256,
-        bytes=len(extracted.body),
-        record_count=count,
-        extracted_at=manifest["extracted_at"],  # type: ignore[arg-type]
+        bytes=extracted.bytes,
+        record_count=manifest.get("record_count"),
+        extracted_at=str(manifest["extracted_at"]),
         ingest_date=ingest_date,
         run_id=run_id,
     )
@@ -197,29 +217,73 @@ def extract(
     run_id: str,
     input_location: str = SNAPSHOT,
     cores_input: str | None = None,
+    *,
+    local_files: bool | None = None,
 ) -> list[Landed]:
-    """Fetch launches (and cores, when a cores source is known) and land them raw."""
+    """Fetch launches (and cores, when a cores source is known) and land them raw.
+
+    `local_files`: may the inputs be any local file (the CLI: an operator's own choice)?
+    None means `settings.source.local_files`. Callers acting for someone else (the DAG's
+    params) pass False: then only allow-listed URLs, `snapshot` and the inbox folder are read.
+    Every source is checked before anything is fetched.
+    """
+    check_run_id(run_id)
     current_run_id.set(run_id)
-    lake = open_lake(settings.lake_root)
+    local_ok = settings.source.local_files if local_files is None else local_files
     locations = {"launches": input_location}
     cores = cores_input or cores_location(input_location, settings)
     if cores:
         locations["cores"] = cores
-    return [
-        land(lake, fetch(location, resource, settings), ingest_date.isoformat(), run_id)
-        for resource, location in locations.items()
-    ]
+    for location in locations.values():
+        check_source(location, settings, local_ok=local_ok)
+    lake = open_lake(settings.lake_root)
+    landed = []
+    for resource, location in locations.items():
+        with fetch(location, resource, settings, local_ok=local_ok) as extracted:
+            landed.append(land(lake, extracted, ingest_date.isoformat(), run_id))
+    return landed
 
 
 # -- load ------------------------------------------------------------------------------------
-def find_raw(lake: Lake, resource: str, ingest_date: str) -> str | None:
-    """The newest raw object of a resource for a logical date (by manifest extracted_at)."""
-    prefix = f"raw/spacex/{resource}/ingest_date={ingest_date}/"
-    manifests = [key for key in lake.list(prefix) if key.endswith("/_manifest.json")]
-    if not manifests:
+def _read_manifest(lake: Lake, key: str) -> dict[str, Any] | None:
+    """A manifest's fields, or None (with a warning naming it) when it is not usable."""
+    try:
+        manifest = orjson.loads(lake.get(key))
+    except orjson.JSONDecodeError:
+        log.warning("skipping manifest %s: not JSON", lake.uri(key))
         return None
-    newest = max(manifests, key=lambda k: orjson.loads(lake.get(k))["extracted_at"])
-    return lake.uri(newest.rsplit("/", 1)[0] + f"/{resource}.json")
+    if not isinstance(manifest, dict):
+        log.warning("skipping manifest %s: not a JSON object", lake.uri(key))
+        return None
+    missing = [name for name in MANIFEST_FIELDS if not isinstance(manifest.get(name), str)]
+    if missing:
+        log.warning("skipping manifest %s: missing %s", lake.uri(key), ", ".join(missing))
+        return None
+    return manifest
+
+
+def find_raw(lake: Lake, resource: str, ingest_date: str) -> str | None:
+    """The newest raw object of a resource for a logical date (by manifest extracted_at).
+
+    Stray manifests (not JSON, missing fields, or beside no object) are skipped with a warning
+    naming them, so one bad file never blocks the date's load.
+    """
+    prefix = f"raw/spacex/{resource}/ingest_date={ingest_date}/"
+    candidates: list[tuple[str, str]] = []
+    for key in lake.list(prefix):
+        if not key.endswith("/_manifest.json"):
+            continue
+        manifest = _read_manifest(lake, key)
+        if manifest is None:
+            continue
+        data_key = key.rsplit("/", 1)[0] + f"/{resource}.json"
+        if not lake.exists(data_key):
+            log.warning("skipping manifest %s: no object %s", lake.uri(key), lake.uri(data_key))
+            continue
+        candidates.append((manifest["extracted_at"], data_key))
+    if not candidates:
+        return None
+    return lake.uri(max(candidates)[1])
 
 
 def _parquet(table: pa.Table) -> bytes:

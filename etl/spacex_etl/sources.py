@@ -1,20 +1,42 @@
 """Read a source's bytes unchanged: the SpaceX API over HTTP, a local file, or the bundled snapshot.
 
-HTTP uses a `requests` session whose `urllib3.Retry` policy retries connection errors, 429 and
-5xx with exponential backoff (capped) and honours `Retry-After`; nothing here parses the body.
+Sources are allow-listed (`check_source`, the one check the CLI, the pipeline and the DAG use):
+`snapshot`; https URLs on `SPACEX_SOURCE_ALLOWED_HOSTS` (redirects followed only to those hosts);
+`http://` only with `SPACEX_SOURCE_ALLOW_HTTP=true`; local files only when the caller says so
+(the CLI) or from `SPACEX_SOURCE_INBOX_DIR`. A refused source fails before any connection.
+
+HTTP bodies are streamed to a temporary file, never held in memory: the sha256 is computed while
+reading, and a body larger than `SPACEX_HTTP_MAX_BYTES` is refused (on its Content-Length, or
+while reading) with nothing landed. A `requests` session with a `urllib3.Retry` policy retries
+connection errors, 429 and 5xx with capped exponential backoff and honours `Retry-After` up to
+`SPACEX_HTTP_BACKOFF_MAX_S`; a connection dropped mid-body is retried within the same budget.
+Nothing here parses the body.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
 
 from spacex_etl import __version__
@@ -25,21 +47,23 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 SNAPSHOT_FILES = {"launches": "launches.json", "cores": "cores_partial_2020_subset.json"}
+MAX_REDIRECTS = 5
+ERROR_TEXT_BYTES = 4096
+"""How much of an error response is read for the message (the API's own text)."""
+CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Extracted:
-    """The bytes of one resource as served, with where and when they came from."""
+    """One resource's bytes as served, in a file, with where and when they came from."""
 
     resource: str
     source: str
-    body: bytes
+    path: Path
+    sha256: str
+    bytes: int
     extracted_at: datetime
     attempts: int = 1
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.body).hexdigest()
 
 
 def snapshot_path(resource: str) -> Path:
@@ -47,17 +71,79 @@ def snapshot_path(resource: str) -> Path:
     return Path(str(resources.files("spacex_etl") / "data" / SNAPSHOT_FILES[resource]))
 
 
-def http_session(settings: Settings) -> requests.Session:
+# -- the allow-list ---------------------------------------------------------------------------
+def _check_url(url: str, settings: Settings, what: str) -> str:
+    parts = urlsplit(url)
+    allowed = settings.source.allowed_hosts
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ExtractError(
+            f"{what} {url!r} refused: only https URLs (and `snapshot`) are allowed here"
+        )
+    if parts.username or parts.password:
+        raise ExtractError(f"{what} {url!r} refused: credentials in URLs are not allowed")
+    if parts.scheme == "http" and not settings.source.allow_http:
+        raise ExtractError(
+            f"{what} {url!r} refused: plain http:// needs SPACEX_SOURCE_ALLOW_HTTP=true"
+        )
+    if parts.hostname.lower() not in allowed:
+        raise ExtractError(
+            f"{what} {url!r} refused: host {parts.hostname} is not in "
+            f"SPACEX_SOURCE_ALLOWED_HOSTS ({','.join(allowed) or 'empty'})"
+        )
+    return url
+
+
+def check_source(location: str, settings: Settings, *, local_ok: bool) -> str:
+    """Return `location` if it may be read, else raise ExtractError naming the setting that
+    would allow it. `local_ok`: the caller (the CLI) may read any local file; otherwise only
+    files inside SPACEX_SOURCE_INBOX_DIR. Nothing is contacted."""
+    if location == SNAPSHOT:
+        return location
+    if "://" in location:
+        return _check_url(location, settings, "source")
+    if local_ok:
+        return location
+    inbox = settings.source.inbox_dir
+    if inbox is None:
+        raise ExtractError(
+            f"source {location!r} refused: local files are read only from the command line "
+            "or from SPACEX_SOURCE_INBOX_DIR (not set)"
+        )
+    path = Path(location).expanduser()
+    resolved = (path if path.is_absolute() else inbox / path).resolve()
+    if not resolved.is_relative_to(inbox.resolve()):
+        raise ExtractError(
+            f"source {location!r} refused: outside SPACEX_SOURCE_INBOX_DIR ({inbox})"
+        )
+    return str(resolved)
+
+
+# -- HTTP -------------------------------------------------------------------------------------
+def _retry_class(retry_after_max: float) -> type[Retry]:
+    class CappedRetry(Retry):
+        """`Retry-After` honoured, but never longer than the configured longest wait."""
+
+        def get_retry_after(self, response: Any) -> float | None:
+            value = super().get_retry_after(response)
+            return None if value is None else min(value, retry_after_max)
+
+    return CappedRetry
+
+
+def http_session(settings: Settings, retries: int | None = None) -> requests.Session:
     """A session that retries idempotent GETs on connection errors, 429 and 5xx."""
-    retry = Retry(
-        total=settings.http.retries,
-        connect=settings.http.retries,
-        read=settings.http.retries,
-        status=settings.http.retries,
+    http = settings.http
+    budget = http.retries if retries is None else retries
+    retry = _retry_class(http.backoff_max_s)(
+        total=budget,
+        connect=budget,
+        read=budget,
+        status=budget,
+        redirect=False,  # redirects are followed by `_get`, each target checked
         status_forcelist=RETRY_STATUSES,
         allowed_methods=frozenset({"GET"}),
-        backoff_factor=settings.http.backoff_s,
-        backoff_max=settings.http.backoff_max_s,
+        backoff_factor=http.backoff_s,
+        backoff_max=http.backoff_max_s,
         respect_retry_after_header=True,
         raise_on_status=False,
     )
@@ -69,46 +155,169 @@ def http_session(settings: Settings) -> requests.Session:
     return session
 
 
-def fetch_http(url: str, resource: str, settings: Settings) -> Extracted:
-    """GET `url` and return the body unchanged; raise ExtractError naming the URL on failure."""
-    with http_session(settings) as session:
-        try:
-            response = session.get(url, timeout=settings.http.timeout_s)
-        except requests.RequestException as exc:
-            reason = exc.__class__.__name__
-            raise ExtractError(
-                f"cannot reach {url} after {settings.http.retries} retries ({reason}); "
-                "check the URL and the network, or use --input with a file"
-            ) from exc
-        history = response.raw.retries.history if response.raw and response.raw.retries else ()
-        attempts = len(history) + 1
-        if response.status_code != 200:
-            raise ExtractError(
-                f"{url} answered HTTP {response.status_code} after {attempts} attempt(s)"
-            )
-        log.info("fetched %s: %d bytes in %d attempt(s)", url, len(response.content), attempts)
-        return Extracted(resource, url, response.content, datetime.now(UTC), attempts)
+def _cause(exc: BaseException) -> str:
+    """What went wrong on the wire, in words: refused, read timeout, dropped, ..."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "read timeout"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection dropped mid-body"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS verification failed"
+    reason: BaseException | None = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    if isinstance(reason, ReadTimeoutError):
+        return "read timeout"
+    if isinstance(reason, ProtocolError):
+        return "connection closed by the server"
+    if isinstance(reason, NameResolutionError):
+        return "host name not found"
+    if isinstance(reason, NewConnectionError):
+        return "connection refused" if "refused" in str(reason).lower() else "cannot connect"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return (
+            "connection dropped mid-body" if "Connection broken" in str(exc) else "cannot connect"
+        )
+    return type(exc).__name__
 
 
+def _api_text(response: requests.Response) -> str:
+    """The API's own words from an error response: its `error`/`message` field, or the text."""
+    raw = response.raw.read(ERROR_TEXT_BYTES, decode_content=True) if response.raw else b""
+    text = raw.decode("utf-8", "replace").strip()
+    with contextlib.suppress(ValueError):
+        import orjson
+
+        data = orjson.loads(raw)
+        if isinstance(data, dict):
+            for field in ("error", "message", "detail"):
+                if data.get(field):
+                    text = str(data[field])
+                    break
+    return " ".join(text.split())[:300]
+
+
+def _get(session: requests.Session, url: str, settings: Settings) -> tuple[requests.Response, int]:
+    """GET `url`, following redirects only to allowed hosts; return the response (body unread)
+    and the number of attempts urllib3 made."""
+    attempts = 0
+    for _ in range(MAX_REDIRECTS + 1):
+        response = session.get(
+            url, timeout=settings.http.timeout_s, stream=True, allow_redirects=False
+        )
+        retries = response.raw.retries if response.raw is not None else None
+        attempts += len(retries.history) + 1 if retries else 1
+        if not response.is_redirect:
+            return response, attempts
+        target = urljoin(url, response.headers.get("Location", ""))
+        response.close()
+        _check_url(target, settings, f"redirect from {url} to")
+        url = target
+    raise ExtractError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+
+def _download(response: requests.Response, url: str, target: Path, max_bytes: int) -> str:
+    """Stream the body to `target`, hashing as it goes; refuse more than `max_bytes`."""
+    digest = hashlib.sha256()
+    size = 0
+    with target.open("wb") as handle:
+        for chunk in response.iter_content(CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise ExtractError(
+                    f"{url}: response larger than SPACEX_HTTP_MAX_BYTES ({max_bytes} bytes); "
+                    "nothing landed"
+                )
+            digest.update(chunk)
+            handle.write(chunk)
+    return digest.hexdigest()
+
+
+def fetch_http(url: str, resource: str, settings: Settings, workdir: Path) -> Extracted:
+    """GET `url` into a file under `workdir`; raise ExtractError naming the URL on failure."""
+    http = settings.http
+    budget = http.retries  # retries left, shared by urllib3's and the mid-body ones
+    attempts = 0
+    target = workdir / f"{resource}.body"
+    while True:
+        with http_session(settings, budget) as session:
+            try:
+                response, made = _get(session, url, settings)
+            except requests.RequestException as exc:
+                attempts += budget + 1  # urllib3 gave up: it used the whole budget
+                raise ExtractError(
+                    f"cannot reach {url} after {attempts} attempt(s) ({_cause(exc)}); "
+                    "check the URL and the network, or use --input with a file"
+                ) from exc
+            attempts += made
+            budget -= made - 1
+            with response:
+                if response.status_code != 200:
+                    raise ExtractError(
+                        f"{url} answered HTTP {response.status_code} after {attempts} "
+                        f"attempt(s): {_api_text(response) or response.reason}"
+                    )
+                length = response.headers.get("Content-Length", "")
+                if length.isdigit() and int(length) > http.max_bytes:
+                    raise ExtractError(
+                        f"{url}: Content-Length {length} exceeds SPACEX_HTTP_MAX_BYTES "
+                        f"({http.max_bytes} bytes); nothing landed"
+                    )
+                try:
+                    sha256 = _download(response, url, target, http.max_bytes)
+                except requests.RequestException as exc:
+                    if budget <= 0:
+                        raise ExtractError(
+                            f"cannot read {url} after {attempts} attempt(s) ({_cause(exc)}); "
+                            "nothing landed"
+                        ) from exc
+                    wait = min(http.backoff_s * 2 ** (attempts - 1), http.backoff_max_s)
+                    log.warning(
+                        "%s: %s on attempt %d; retrying in %.1fs", url, _cause(exc), attempts, wait
+                    )
+                    budget -= 1
+                    time.sleep(wait)
+                    continue
+        size = target.stat().st_size
+        log.info("fetched %s: %d bytes in %d attempt(s)", url, size, attempts)
+        return Extracted(resource, url, target, sha256, size, datetime.now(UTC), attempts)
+
+
+# -- files ------------------------------------------------------------------------------------
 def read_file(path: Path, resource: str, source: str | None = None) -> Extracted:
-    """Read a local file's bytes; raise ExtractError naming the file if it cannot be read."""
+    """A local file as a source (hashed in chunks); ExtractError naming it if unreadable."""
     try:
-        body = path.read_bytes()
+        with path.open("rb") as handle:
+            sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+        size = path.stat().st_size
     except FileNotFoundError as exc:
         raise ExtractError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise ExtractError(f"{path}: is a folder, expected a JSON file") from exc
     except OSError as exc:
         raise ExtractError(f"{path}: cannot read ({exc.strerror})") from exc
-    return Extracted(resource, source or str(path), body, datetime.now(UTC))
+    return Extracted(resource, source or str(path), path, sha256, size, datetime.now(UTC))
 
 
-def fetch(location: str, resource: str, settings: Settings) -> Extracted:
-    """Fetch one resource from a URL, a file path, or `snapshot` (the bundled data)."""
+@contextlib.contextmanager
+def fetch(
+    location: str, resource: str, settings: Settings, *, local_ok: bool
+) -> Iterator[Extracted]:
+    """Fetch one resource from an allowed source (see `check_source`); the file it yields
+    lives until the block ends."""
+    location = check_source(location, settings, local_ok=local_ok)
     if location == SNAPSHOT:
         path = snapshot_path(resource)
-        return read_file(path, resource, source=f"snapshot:{path.name}")
-    if location.startswith(("http://", "https://")):
-        return fetch_http(location, resource, settings)
-    return read_file(Path(location).expanduser(), resource)
+        yield read_file(path, resource, source=f"snapshot:{path.name}")
+        return
+    if "://" not in location:
+        yield read_file(Path(location).expanduser(), resource)
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".download-") as workdir:
+        yield fetch_http(location, resource, settings, Path(workdir))
 
 
 def cores_location(launches_location: str, settings: Settings) -> str | None:
