@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -77,125 +78,144 @@ def part_count(estimated_bytes: int, slices: int = DEFAULT_SLICES) -> int:
 
 
 # -- SQL from the contract -----------------------------------------------------------------------
-def _value_and_check(column: Column, json: str) -> tuple[str, str]:
-    """SQL for a column's typed value and its check, reading the JSON value `json`."""
-    kind = f"json_type({json})"
-    text = f"json_extract_string({json}, '$')"
+# Each record is parsed twice in full (`json_type` and `json_extract_string` over the list of its
+# top-level paths); arrays are checked on their own small JSON text. Measured: per-field JSON
+# calls on the whole record cost 5x more.
+JSON_TYPES: dict[ColumnType, list[str]] = {
+    "key": ["VARCHAR"],
+    "text": ["VARCHAR"],
+    "int": ["BIGINT", "UBIGINT"],
+    "bigint": ["BIGINT", "UBIGINT"],
+    "bool": ["BOOLEAN"],
+    "timestamp": ["VARCHAR"],
+}
+FROM_JSON_TYPES: dict[ColumnType, str] = {
+    "key": "VARCHAR",
+    "text": "VARCHAR",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "bool": "BOOLEAN",
+    "timestamp": "VARCHAR",
+}
+
+
+def _string_check(column: Column, s: str) -> str | None:
+    """Check of the text `s` of a value whose JSON type is already one of the allowed ones."""
     if column.type in ("key", "text"):
         limit = KEY_MAX_BYTES if column.type == "key" else TEXT_MAX_BYTES
-        check = f"{kind} = 'VARCHAR' and strlen({text}) <= {limit}"
+        parts = [f"strlen({s}) <= {limit}"]
         if column.check == "object_id":
-            check += f" and regexp_full_match({text}, '[0-9a-f]{{24}}')"
+            parts.append(f"regexp_full_match({s}, '[0-9a-f]{{24}}')")
         elif column.check == "non_empty":
-            check += f" and {text} <> ''"
+            parts.append(f"{s} <> ''")
         elif column.check == "precision":
-            check += f" and {text} in ({', '.join(_lit(p) for p in PRECISIONS)})"
-        return text, check
+            parts.append(f"{s} in ({', '.join(_lit(p) for p in PRECISIONS)})")
+        return " and ".join(parts)
     if column.type in ("int", "bigint"):
         low, high = column.range or (0, 0)
-        sql_type = "integer" if column.type == "int" else "bigint"
-        number = f"try_cast({text} as hugeint)"
-        check = f"{kind} in ('BIGINT', 'UBIGINT') and {number} between {low} and {high}"
-        return f"try_cast({text} as {sql_type})", check
-    if column.type == "bool":
-        return f"try_cast({text} as boolean)", f"{kind} = 'BOOLEAN'"
+        return f"try_cast({s} as hugeint) between {low} and {high}"
     if column.type == "timestamp":
-        check = (
-            f"{kind} = 'VARCHAR' and regexp_full_match({text}, {_lit(ISO_UTC)}) "
-            f"and not starts_with({text}, '0000') and try_cast({text} as timestamptz) is not null"
+        return (
+            f"regexp_full_match({s}, {_lit(ISO_UTC)}) and not starts_with({s}, '0000') "
+            f"and try_cast({s} as timestamptz) is not null"
         )
-        return f"timezone('UTC', try_cast({text} as timestamptz))", check
-    raise ValueError(f"no fast path for {column.type} ({column.name})")  # pragma: no cover
+    return None
 
 
-def _nullable(column: Column, json: str, check: str) -> str:
-    """Wrap a value check with the column's presence and null rules."""
-    missing = f"{json} is null"
-    is_null = f"json_type({json}) = 'NULL'"
+def _types(column: Column, nullable: bool) -> str:
+    return "[" + ", ".join(_lit(t) for t in JSON_TYPES[column.type] + ["NULL"] * nullable) + "]"
+
+
+def _scalar_check(column: Column, t: str, s: str) -> str:
+    """A top-level field: `t` its JSON type (SQL NULL when the key is missing), `s` its text."""
+    value = f"list_contains({_types(column, False)}, {t})"
+    if (check := _string_check(column, s)) is not None:
+        value += f" and {check}"
     if not column.nullable:
-        return f"coalesce({check}, false)"
+        return f"coalesce({value}, false)"
     if column.required:
-        return f"(not {missing} and ({is_null} or coalesce({check}, false)))"
-    return f"({missing} or {is_null} or coalesce({check}, false))"
+        return f"({t} is not null and ({t} = 'NULL' or coalesce({value}, false)))"
+    return f"({t} is null or {t} = 'NULL' or coalesce({value}, false))"
 
 
-def _json_columns(contract: TableContract) -> list[Column]:
-    return [c for c in contract.columns if c.source in ("field", "element")]
-
-
-def field_list_sql(contract: TableContract, rec: str) -> str:
-    """One JSON parse of the record for all its top-level fields: a list, in contract order."""
-    paths = ", ".join(_path(c.path or c.name) for c in _json_columns(contract))
-    return f"json_extract({rec}, [{paths}])"
-
-
-def _columns_sql(
-    contract: TableContract, parent: str, fields: str | None = None
-) -> tuple[list[str], list[str]]:
-    """(value expressions named like the columns, checks) of the contract's JSON columns.
-
-    `fields` is the SQL of `field_list_sql` (record-level tables); array elements are small and
-    read field by field from `parent`.
-    """
-    values, checks = [], []
-    position = {c.name: i + 1 for i, c in enumerate(_json_columns(contract))}
-    for column in contract.columns:
-        if column.source in ("parent_key", "index"):
-            continue
-        if column.source == "record":
-            values.append(f"{parent} as {column.name}")
-            checks.append(f"strlen({parent}) <= {TEXT_MAX_BYTES}")
-            continue
-        if column.source == "element":
-            json = parent
-        elif fields is not None:
-            json = f"{fields}[{position[column.name]}]"
-        else:
-            json = f"json_extract({parent}, {_path(column.path or column.name)})"
-        value, check = _value_and_check(column, json)
-        values.append(f"{value} as {column.name}")
-        checks.append(_nullable(column, json, check))
-    return values, checks
-
-
-def record_check_sql(contracts: list[TableContract], rec: str = "rec", fields: str = "f") -> str:
-    """One boolean: the record (JSON text `rec`, its field list `fields`) passes every check."""
-    checks = [f"json_type({rec}) = 'OBJECT'"]
-    for contract in contracts:
-        if contract.array is None:
-            checks += _columns_sql(contract, rec, fields)[1]
-            continue
-        array = f"json_extract({rec}, {_path(contract.array)})"
-        element_checks = _columns_sql(contract, "e")[1]
-        if any(column.source != "element" for column in contract.columns[2:]):
-            element_checks.insert(0, "json_type(e) = 'OBJECT'")
-        every = " and ".join(element_checks)
-        checks.append(
-            f"({array} is null or (json_type({array}) = 'ARRAY' and coalesce(list_bool_and("
-            f"list_transform(json_extract({rec}, {_lit('$.' + contract.array + '[*]')}), "
-            f"e -> {every})), true)))"
+def _element_check(column: Column, array: str) -> str:
+    """A field of every element of the JSON array text `array` (wildcard paths skip missing
+    keys, so a required key is checked by counting)."""
+    path = "'$[*]'" if column.source == "element" else _lit(f"$[*].{column.path}")
+    types, texts = f"json_type({array}, {path})", f"json_extract_string({array}, {path})"
+    parts = [f"list_has_all({_types(column, column.nullable)}, {types})"]
+    if column.required or column.source == "element":
+        parts.append(f"len({types}) = json_array_length({array})")
+    if (check := _string_check(column, "x")) is not None:
+        parts.append(
+            f"list_bool_and(list_transform(list_filter({texts}, x -> x is not null), "
+            f"x -> {check})) is not false"
         )
+    return " and ".join(parts)
+
+
+def top_level_paths(contracts: list[TableContract]) -> list[str]:
+    """The record's top-level keys the checks read: record-level fields, then the arrays."""
+    record, *arrays = contracts
+    keys = [c.path or c.name for c in record.columns if c.source == "field"]
+    return keys + [contract.array for contract in arrays if contract.array]
+
+
+def check_sql(contracts: list[TableContract], rt: str, t: str, s: str) -> str:
+    """One boolean: the record passes every check. `rt` is the record's JSON type, `t`/`s` the
+    lists of JSON types/texts of `top_level_paths` (SQL lists, 1-based)."""
+    position = {key: i + 1 for i, key in enumerate(top_level_paths(contracts))}
+    record, *arrays = contracts
+    checks = [f"{rt} = 'OBJECT'"]
+    for column in record.columns:
+        if column.source == "field":
+            i = position[column.path or column.name]
+            checks.append(_scalar_check(column, f"{t}[{i}]", f"{s}[{i}]"))
+    for contract in arrays:
+        i = position[contract.array or ""]
+        kind, text = f"{t}[{i}]", f"{s}[{i}]"
+        elements = [
+            _element_check(c, text) for c in contract.columns if c.source in ("field", "element")
+        ]
+        if contract.columns[-1].source != "element":
+            elements.insert(0, f"list_has_all(['OBJECT'], json_type({text}, '$[*]'))")
+        checks.append(f"({kind} is null or ({kind} = 'ARRAY' and {' and '.join(elements)}))")
     return "\n  and ".join(f"coalesce({check}, false)" for check in checks)
 
 
-def table_select_sql(contract: TableContract, key_column: str, source: str) -> str:
-    """SELECT of a table's data columns from `source(idx, rec)` (records already checked)."""
-    if contract.array is None:
-        values, _ = _columns_sql(contract, "rec", "f")
-        fields = field_list_sql(contract, "rec")
-        return f"select idx, {', '.join(values)} from (select *, {fields} as f from {source})"
-    values, _ = _columns_sql(contract, "e")
+def _typed(column: Column, s: str) -> str:
+    if column.type == "timestamp":
+        return f"timezone('UTC', try_cast({s} as timestamptz))"
+    return f"try_cast({s} as {SQL_TYPES[column.type]})"
+
+
+def record_values_sql(contracts: list[TableContract], s: str) -> list[str]:
+    """Typed values of the record-level table's field columns, named like them."""
+    position = {key: i + 1 for i, key in enumerate(top_level_paths(contracts))}
+    return [
+        f"{_typed(c, f'{s}[{position[c.path or c.name]}]')} as {c.name}"
+        for c in contracts[0].columns
+        if c.source == "field"
+    ]
+
+
+def array_rows_sql(contract: TableContract, source: str) -> str:
+    """Rows of an array table from `source(idx, id, <array> JSON text)` of checked records."""
     parent = next(c for c in contract.columns if c.source == "parent_key")
     index = next(c for c in contract.columns if c.source == "index")
-    key = f"json_extract_string(rec, {_path(parent.path or key_column)})"
+    fields = [c for c in contract.columns if c.source in ("field", "element")]
+    if fields[0].source == "element":
+        spec = f'["{FROM_JSON_TYPES[fields[0].type]}"]'
+        values = [f"e as {fields[0].name}"]
+    else:
+        spec = "[{" + ", ".join(f'"{c.path}": "{FROM_JSON_TYPES[c.type]}"' for c in fields) + "}]"
+        values = [f'e."{c.path}" as {c.name}' for c in fields]
     exploded = (
-        f"select idx, {key} as {parent.name}, "
-        f"unnest(json_extract(rec, {_lit('$.' + contract.array + '[*]')})) as e, "
-        f"unnest(range(coalesce(json_array_length(rec, {_path(contract.array)}), 0)::bigint))"
-        f" as {index.name} from {source}"
+        f"select idx, id, unnest(l) as e, unnest(range(len(l)::bigint)) as i "
+        f"from (select idx, id, from_json({contract.array}, {_lit(spec)}) as l from {source})"
     )
     return (
-        f"select idx, {parent.name}, cast({index.name} as integer) as {index.name}, "
+        f"select idx, id as {parent.name}, cast(i as integer) as {index.name}, "
         f"{', '.join(values)} from ({exploded})"
     )
 
@@ -211,6 +231,8 @@ class Staged:
     quarantine: list[QuarantineEntry]
     parts: dict[str, list[Path]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    """Seconds per step (pass 1, slow records, each table), for the benchmark's profile."""
 
     @property
     def loaded(self) -> int:
@@ -310,6 +332,10 @@ def _batches(cursor: duckdb.DuckDBPyConnection, size: int = 10_000) -> Iterator[
         yield from ((int(index), str(text)) for index, text in chunk)
 
 
+def _scan(path: Path) -> str:
+    return f"read_json_objects({_lit(str(path))}, format = 'array') as t(j)"
+
+
 def stage_file(
     path: Path,
     out: Path,
@@ -321,56 +347,87 @@ def stage_file(
     threads: int = 2,
     name: str | None = None,
 ) -> Staged:
-    """Check, flatten and write `path` (a JSON array of `resource` records) as Parquet parts."""
+    """Check, flatten and write `path` (a JSON array of `resource` records) as Parquet parts.
+
+    Pass 1 streams the file into a narrow table (index, id, verdict, typed fields, the arrays'
+    JSON text); pass 2 streams it again beside that table (POSITIONAL JOIN: same order) for
+    the slow records and the record_json column. Nothing holds the whole file.
+    """
     contracts = for_resource(resource)
-    key_column = contracts[0].columns[0].name
-    id_path = contracts[0].columns[0].path or "id"
+    record, *arrays = contracts
+    paths = ", ".join(_path(key) for key in top_level_paths(contracts))
+    id_index = top_level_paths(contracts).index(record.columns[0].path or "id") + 1
+    array_cols = [
+        f"s[{top_level_paths(contracts).index(a.array or '') + 1}] as {a.array}" for a in arrays
+    ]
     con = _connect(out / "_work", memory_limit, threads)
+    clock = _Clock()
     try:
-        # Two statements: JSON functions and lambdas in the same pipeline as the record text
-        # exhausted DuckDB's memory limit (measured); apart, each streams in bounded memory.
         con.execute(
-            "create or replace table records as "
-            "select row_number() over () - 1 as idx, json(j)::varchar as rec "
-            f"from read_json_objects({_lit(str(path))}, format = 'array') as t(j)"
+            "create or replace table stage1 as select idx, s[" + str(id_index) + "] as id, "
+            f"{check_sql(contracts, 'rt', 't', 's')} as ok, "
+            f"{', '.join([*record_values_sql(contracts, 's'), *array_cols])} "
+            "from (select row_number() over () - 1 as idx, json_type(j) as rt, "
+            f"json_type(j, [{paths}]) as t, json_extract_string(j, [{paths}]) as s "
+            f"from {_scan(path)})"
         )
+        clock.lap("pass1_check")
+        received = int(con.execute("select count(*) from stage1").fetchall()[0][0])
+        # Slow: failed a check, or shares its id with another record (today's first-wins rule)
         con.execute(
-            "create or replace table checked as "
-            f"select idx, json_extract_string(rec, {_path(id_path)}) as id, "
-            f"{record_check_sql(contracts, 'rec', 'f')} as ok "
-            f"from (select idx, rec, {field_list_sql(contracts[0], 'rec')} as f from records)"
-        )
-        received = int(con.execute("select count(*) from records").fetchall()[0][0])
-        # ids that repeat among the records that passed, or that a slow record may also hold
-        con.execute(
-            "create or replace table repeated as select id from checked where ok "
+            "create or replace table repeated as select id from stage1 where ok "
             "group by id having count(*) > 1 "
-            "union select id from checked where not ok and id is not null"
+            "union select id from stage1 where not ok and id is not null"
         )
         con.execute(
-            "create or replace table fast as select r.idx, r.rec from records r "
-            "join checked c on c.idx = r.idx where c.ok "
-            "and not exists (select 1 from repeated d where d.id = c.id)"
+            "alter table stage1 add column fast boolean; "
+            "update stage1 set fast = ok and not exists "
+            "(select 1 from repeated r where r.id = stage1.id)"
         )
         slow_cursor = con.execute(
-            "select r.idx, r.rec from records r join checked c on c.idx = r.idx "
-            "where not c.ok or exists (select 1 from repeated d where d.id = c.id) order by r.idx"
+            f"select s.idx, json(j)::varchar from {_scan(path)} positional join stage1 s "
+            "where not s.fast"
         )
         quarantine, accepted, deduplicated = _slow_outcome(_batches(slow_cursor), resource)
         staged = Staged(resource, received, deduplicated, sorted(quarantine, key=_index_of))
-        fast_rows = int(con.execute("select count(*) from fast").fetchall()[0][0])
+        clock.lap("slow_records")
+        fast_rows = int(con.execute("select count(*) from stage1 where fast").fetchall()[0][0])
         estimate = path.stat().st_size * fast_rows // max(received, 1) // 3
+        names = [name for name, _ in record.warehouse_columns()]
+        record_sql = (
+            f"select s.idx, {', '.join(f's.{n}' for n in names[:-1])}, "
+            f"json(j)::varchar as {names[-1]} from {_scan(path)} positional join stage1 s "
+            "where s.fast"
+        )
         for contract in contracts:
-            staged.parts[contract.name], staged.rows[contract.name] = _write_table(
-                con, contract, key_column, meta, out, part_count(estimate, slices), accepted
+            select = (
+                record_sql
+                if contract is record
+                else array_rows_sql(contract, "(select * from stage1 where fast)")
             )
-            estimate //= 20  # child tables are a small fraction of the record table
+            parts = part_count(estimate if contract is record else estimate // 20, slices)
+            staged.parts[contract.name], staged.rows[contract.name] = _write_table(
+                con, contract, select, meta, out, parts, accepted
+            )
+            clock.lap(contract.name)
     except duckdb.InvalidInputException as exc:  # not a JSON array: the file, not the code
         raise InputFormatError(f"{name or path}: {' '.join(str(exc).split())[:300]}") from exc
     finally:
         con.close()
         shutil.rmtree(out / "_work", ignore_errors=True)
+    staged.timings_s = clock.laps
     return staged
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
 
 
 def _index_of(entry: QuarantineEntry) -> int:
@@ -380,7 +437,7 @@ def _index_of(entry: QuarantineEntry) -> int:
 def _write_table(
     con: duckdb.DuckDBPyConnection,
     contract: TableContract,
-    key_column: str,
+    select: str,
     meta: BatchMeta,
     out: Path,
     parts: int,
@@ -390,7 +447,6 @@ def _write_table(
     folder = out / contract.name
     shutil.rmtree(folder, ignore_errors=True)  # a rerun replaces the parts, never adds to them
     folder.mkdir(parents=True)
-    select = table_select_sql(contract, key_column, "fast")
     names = [name for name, _ in contract.warehouse_columns()]
     con.execute(
         f"copy (select {', '.join(names)}, {meta.sql()}, idx % {parts} as part "
@@ -402,16 +458,17 @@ def _write_table(
     count = sum(pq.ParquetFile(file).metadata.num_rows for file in files)
     extra = [
         row
-        for index, model, raw in accepted
+        for _, model, raw in accepted
         for table, row in rows(model, raw.decode())
-        if table == contract.name and index >= 0
+        if table == contract.name
     ]
     if extra:
-        schema = contract.arrow_schema()
         meta_row = meta.as_row()
         slow_file = folder / "part=slow" / "part_0.parquet"
         slow_file.parent.mkdir(exist_ok=True)
-        table = pa.Table.from_pylist([row | meta_row for row in extra], schema=schema)
+        table = pa.Table.from_pylist(
+            [row | meta_row for row in extra], schema=contract.arrow_schema()
+        )
         pq.write_table(table, slow_file, compression="snappy")
         files.append(slow_file)
         count += len(extra)

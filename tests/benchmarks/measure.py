@@ -29,6 +29,8 @@ class Measured:
     """One timed run of one command."""
 
     seconds: float
+    cpu_seconds: float
+    """User + system CPU of the process and every descendant it waited for."""
     peak_rss_mib: float
     returncode: int
     killed_over_mib: float | None
@@ -92,6 +94,7 @@ def run(
         err.seek(0)
         return Measured(
             seconds=seconds,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
             peak_rss_mib=peak / MIB,
             returncode=child.returncode,
             killed_over_mib=killed,
@@ -102,4 +105,7 @@ def run(
 
 if __name__ == "__main__":
     result = run(sys.argv[1:])
-    print(f"{result.seconds:.2f} s, peak RSS {result.peak_rss_mib:.0f} MiB, rc {result.returncode}")
+    print(
+        f"{result.seconds:.2f} s ({result.cpu_seconds:.1f} s CPU), "
+        f"peak RSS {result.peak_rss_mib:.0f} MiB, rc {result.returncode}"
+    )

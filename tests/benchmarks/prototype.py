@@ -90,6 +90,7 @@ def main() -> None:
     result = duckdb_answers(con)
     con.close()
     counts = {"received": staged.received, "quarantined": len(staged.quarantine)}
+    counts["timings_s"] = staged.timings_s
     print(json.dumps(result | {"counts": counts | {"rows": staged.rows}}))
 
 
