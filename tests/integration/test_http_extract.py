@@ -190,9 +190,7 @@ def test_read_timeout_is_reported_as_such(server: tuple[str, Script], tmp_path: 
     assert len(script.requests) == 2
 
 
-def test_connection_dropped_mid_body_is_retried(
-    server: tuple[str, Script], tmp_path: Path
-) -> None:
+def test_connection_dropped_mid_body_is_retried(server: tuple[str, Script], tmp_path: Path) -> None:
     url, script = server
     script.replies = [Reply(mode="drop"), Reply()]
     settings = fast_settings(tmp_path)
