@@ -330,6 +330,28 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@app.command()
+def report(
+    run_id: Annotated[
+        str | None,
+        typer.Option("--run-id", help="Lake run id in the load ledger. Default: the newest."),
+    ] = None,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a run's data-quality page (HTML with a chart) into the lake's reports zone."""
+    from spacex_etl import report as reporting
+
+    def action() -> dict[str, Any]:
+        settings = Settings()
+        facts = reporting.data_quality(settings, run_id)
+        uri = reporting.publish(settings, facts["run_id"])
+        return {"run_id": facts["run_id"], "report_uri": uri, "counts": facts["counts"]}
+
+    result = _guard(debug, action)
+    _emit_json(result) if json_ else typer.echo(f"data-quality report: {result['report_uri']}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

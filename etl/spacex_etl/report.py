@@ -1,14 +1,18 @@
-"""Read the answers to Q1 and Q2 from the dbt answer models."""
+"""Read the answers to Q1 and Q2 from the dbt answer models; write the data-quality report."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import logging
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from spacex_etl.config import Settings
+from spacex_etl.errors import LoadError, SpacexEtlError
 from spacex_etl.warehouse import open_warehouse
 from spacex_etl.warehouse.base import ident
+
+log = logging.getLogger(__name__)
 
 Q1_DEFINITION = (
     "reuse count of a core = (number of non-upcoming launches it flew) - 1; Q1 is the maximum "
@@ -55,3 +59,205 @@ def answers(settings: Settings) -> dict[str, Any]:
         "q2_distinct_cores": len({row["core_id"] for row in q2_rows}),
         "q2_definition": Q2_DEFINITION,
     }
+
+
+# -- the data-quality report ------------------------------------------------------------------
+REPORT_ZONE = "reports"
+CHART_RUNS = 30
+COUNTS = ("received", "loaded", "quarantined", "deduplicated")
+
+
+def _ledger(settings: Settings) -> list[dict[str, Any]]:
+    """Every load-ledger row, oldest first, reduced to the columns `LEDGER_COLUMNS` names.
+
+    `select *` rather than naming columns: a ledger written before a column was added still
+    reads (the missing column is absent from the row, e.g. `status` on older ledgers).
+    """
+    from spacex_etl.schema import LEDGER_COLUMNS
+
+    names = {name for name, _ in LEDGER_COLUMNS}
+    table = f"{ident(settings.raw_schema)}.{ident('load_ledger')}"
+    rows = open_warehouse(settings).query(f"select * from {table}")
+    ledger = [{k: v for k, v in row.items() if k in names} for row in rows]
+    return sorted(ledger, key=lambda r: (str(r.get("loaded_at")), str(r.get("resource"))))
+
+
+def _quarantine(settings: Settings, run_id: str) -> list[dict[str, Any]]:
+    """Quarantined records of a run, counted by resource, rule and field."""
+    table = f"{ident(settings.raw_schema)}.{ident('quarantine')}"
+    warehouse = open_warehouse(settings)
+    return warehouse.query(
+        f"select resource, rule, field, count(*) as records from {table} "
+        f"where _run_id = {warehouse.paramstyle} "
+        "group by resource, rule, field order by resource, rule, field",
+        (run_id,),
+    )
+
+
+def _freshness(
+    settings: Settings, ledger: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """Per resource: the newest successful load and its age against dbt's freshness vars."""
+    import yaml
+
+    settings_vars: dict[str, Any] = {}
+    project = settings.dbt_project_dir / "dbt_project.yml"
+    if project.is_file():
+        settings_vars = (yaml.safe_load(project.read_text()) or {}).get("vars", {})
+    warn_h = float(settings_vars.get("freshness_warn_hours", 26))
+    error_h = float(settings_vars.get("freshness_error_hours", 50))
+    newest: dict[str, datetime] = {}
+    for row in ledger:
+        loaded_at = row.get("loaded_at")
+        if row.get("status", "succeeded") == "succeeded" and isinstance(loaded_at, datetime):
+            newest[row["resource"]] = max(loaded_at, newest.get(row["resource"], loaded_at))
+    result = []
+    for resource, loaded_at in sorted(newest.items()):
+        age_h = (now - loaded_at).total_seconds() / 3600
+        status = "error" if age_h > error_h else "warn" if age_h > warn_h else "pass"
+        result.append(
+            {"resource": resource, "loaded_at": loaded_at, "age_hours": age_h, "status": status}
+        )
+    return result
+
+
+def _counts(row: dict[str, Any]) -> dict[str, int]:
+    return {name: int(row.get(f"records_{name}") or 0) for name in COUNTS}
+
+
+def chart_png(ledger: list[dict[str, Any]], resource: str = "launches") -> bytes:
+    """A PNG bar chart of one resource's counts over its last `CHART_RUNS` ledger rows."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display, no server
+    from matplotlib.figure import Figure
+
+    rows = [row for row in ledger if row.get("resource") == resource][-CHART_RUNS:]
+    figure = Figure(figsize=(9, 3.6), dpi=100)
+    axes = figure.subplots()
+    width = 0.2
+    for offset, name in enumerate(COUNTS):
+        xs = [i + (offset - 1.5) * width for i in range(len(rows))]
+        axes.bar(xs, [_counts(row)[name] for row in rows], width=width, label=name)
+    axes.set_xticks(range(len(rows)))
+    axes.set_xticklabels(
+        [f"{row.get('ingest_date')}\n{str(row.get('run_id'))[-14:]}" for row in rows],
+        fontsize=6,
+        rotation=30,
+    )
+    axes.set_ylabel("records")
+    axes.set_title(f"{resource}: records per load (last {len(rows)} ledger rows)")
+    axes.legend(fontsize=7, ncols=4, loc="upper left")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def data_quality(settings: Settings, run_id: str | None = None) -> dict[str, Any]:
+    """The facts on the report page: a run's ledger rows, quarantine, freshness, history."""
+    ledger = _ledger(settings)
+    if not ledger:
+        raise LoadError(f"the load ledger in {settings.raw_schema} is empty: load a batch first")
+    run_id = run_id or str(ledger[-1]["run_id"])
+    rows = [row for row in ledger if row.get("run_id") == run_id]
+    if not rows:
+        raise LoadError(f"run {run_id} has no row in the load ledger")
+    return {
+        "run_id": run_id,
+        "ingest_date": str(rows[-1].get("ingest_date")),
+        "runs": rows,
+        "counts": {str(row["resource"]): _counts(row) for row in rows},
+        "quarantine": _quarantine(settings, run_id),
+        "freshness": _freshness(settings, ledger, datetime.now(UTC).replace(tzinfo=None)),
+        "ledger": ledger,
+    }
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    from html import escape
+
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body or '<tr><td>none</td></tr>'}</table>"
+
+
+def render_html(facts: dict[str, Any], found: dict[str, Any] | None, png: bytes) -> str:
+    """One self-contained page: inline CSS, the chart as a data: URI, no external request."""
+    import base64
+    from html import escape
+
+    counts = [[res, *c.values()] for res, c in facts["counts"].items()]
+    quarantine = [[q["resource"], q["rule"], q["field"], q["records"]] for q in facts["quarantine"]]
+    freshness = [
+        [f["resource"], f["loaded_at"], f"{f['age_hours']:.1f}", f["status"]]
+        for f in facts["freshness"]
+    ]
+    statuses = [
+        [r.get("resource"), r.get("status", "succeeded"), r.get("error") or ""]
+        for r in facts["runs"]
+    ]
+    answer_html = "<p>not available (dbt has not built the answer models)</p>"
+    if found:
+        q1 = found["q1_max_reuse"]
+        cores = ", ".join(str(c.get("core_serial") or c.get("core_id")) for c in q1["cores"])
+        answer_html = (
+            f"<p><b>Q1</b> max times a core was reused: <b>{q1['value']}</b> ({escape(cores)})"
+            f"<br><small>{escape(q1['definition'])}</small></p>"
+            f"<p><b>Q2</b> reuses &lt; 50 days after the core's previous launch: "
+            f"<b>{len(found['q2_cores'])}</b> flights by "
+            f"<b>{found['q2_distinct_cores']}</b> cores"
+            f"<br><small>{escape(found['q2_definition'])}</small></p>"
+        )
+    chart = base64.b64encode(png).decode()
+    title = f"spacex-elt data quality — run {facts['run_id']}"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:60em}}table{{border-collapse:collapse;
+margin:.5em 0 1.5em}}td,th{{border:1px solid #bbb;padding:.25em .6em;text-align:left}}
+th{{background:#eee}}</style></head><body>
+<h1>{escape(title)}</h1>
+<p>ingest date {escape(facts["ingest_date"])}</p>
+<h2>Counts (received = loaded + quarantined + deduplicated)</h2>
+{_table(["resource", *COUNTS], counts)}
+<h2>Load status</h2>
+{_table(["resource", "status", "error"], statuses)}
+<h2>Quarantine by rule and field</h2>
+{_table(["resource", "rule", "field", "records"], quarantine)}
+<h2>Source freshness (newest successful load)</h2>
+{_table(["resource", "loaded at (UTC)", "age (hours)", "status"], freshness)}
+<h2>Answers</h2>
+{answer_html}
+<h2>Counts over the last loads</h2>
+<img alt="records per load" src="data:image/png;base64,{chart}">
+</body></html>
+"""
+
+
+def publish(
+    settings: Settings, run_id: str | None = None, found: dict[str, Any] | None = None
+) -> str:
+    """Write the run's data-quality page into the lake's reports zone; return its URI.
+
+    One page per run and generation time (`reports/spacex/run/ingest_date=…/<run>/
+    data_quality-<UTC time>.html`): lake objects are write-once, and freshness changes
+    between two renderings of the same run.
+    """
+    from spacex_etl.lake import open_lake, zone_key
+
+    facts = data_quality(settings, run_id)
+    if found is None:
+        try:
+            found = answers(settings)
+        except SpacexEtlError as exc:  # the page still reports the load when dbt has not run
+            log.warning("answers not available for the report: %s", exc)
+    page = render_html(facts, found, chart_png(facts["ledger"]))
+    name = f"data_quality-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.html"
+    key = zone_key(REPORT_ZONE, "run", facts["ingest_date"], facts["run_id"], name)
+    uri = open_lake(settings.lake_root).put(key, page.encode())
+    log.info("data-quality report: %s", uri)
+    return uri
