@@ -322,6 +322,13 @@ class SqlWarehouse(ABC):
             self.prepare(batch)
             with self.transaction() as cur:
                 self._prepare_tables(cur)
+                log.info(
+                    "loading %s batch %s (run %s) into %s",
+                    batch.resource,
+                    batch.key.ingest_date,
+                    batch.run_id,
+                    self.name,
+                )
                 if min_share is not None:
                     self._check_size(cur, batch, min_share)
                 tables = dict(batch.tables)
