@@ -16,7 +16,7 @@ DATE ?= $(shell date -u +%F)
 INPUT ?= snapshot
 export SPACEX_WAREHOUSE := $(WAREHOUSE)
 
-.PHONY: help bootstrap install install-all run test unit lint fmt bench docs airflow up down logs clean
+.PHONY: help bootstrap install install-all run test unit lint fmt bench docs airflow up down logs stack-test clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,14 +67,17 @@ docs: install-all ## Generate dbt docs (lineage) and serve them on http://127.0.
 airflow: install-all ## Start a local Airflow (standalone) with this repo's DAGs
 	RUN="$(RUN)" docker/airflow/standalone.sh
 
-up: ## docker compose up: the local stack (needs a Docker engine)
-	docker compose up -d --build
+up: ## docker compose up: the local stack, healthy (needs a Docker engine and .env)
+	docker compose up -d --build --wait
 
-down: ## Stop the local stack
+down: ## Stop the local stack (its volumes stay; `docker compose down -v` removes them)
 	docker compose down
 
 logs: ## Follow the local stack's logs
 	docker compose logs -f --tail=100
+
+stack-test: install-all ## Build the images, run the job, the compose stack and the DAG for real (Docker)
+	$(RUN) python -m tests.stack.run_stack
 
 clean: ## Remove local state (.spacex/, dbt target/)
 	rm -rf .spacex dbt_spacex/target dbt_spacex/logs

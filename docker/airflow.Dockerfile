@@ -1,68 +1,88 @@
-# syntax=docker/dockerfile:1.7
-# Airflow for the local stack (docker-compose.yml): the official Airflow image at the version in
-# uv.lock, plus exactly the locked providers, the spacex_etl package, the dbt project and dags/.
-# In compose the DAG runs its tasks in this image (SPACEX_AIRFLOW_EXECUTION_MODE=python), so no
-# Docker socket is needed; see part-2/README.md for the docker/ecs modes.
+# Airflow for the local stack (docker-compose.yml): Airflow, the providers, spacex_etl and dbt at
+# exactly the versions in uv.lock (the role Airflow's constraints file plays), the dbt project and
+# dags/. In compose the DAG runs its tasks in this image (SPACEX_AIRFLOW_EXECUTION_MODE=python);
+# see part-2/README.md for the docker/ecs modes.
 #
 # Build (context = repo root):  docker build -f docker/airflow.Dockerfile -t spacex-airflow:0.1.0 .
 #
-# Why the *slim* variant of the official image: the full image preinstalls ~60 providers whose
-# dependencies uv.lock does not cover; installing the lock over them can silently break them.
-# Slim ships Airflow core only, and the lock (the role Airflow's constraints file plays) adds
-# the rest — the same versions the tests run against.
-# Digests: could not be resolved here (no Docker engine). Fill in with
-#   docker buildx imagetools inspect apache/airflow:slim-3.3.2-python3.11
-#   docker buildx imagetools inspect python:3.11.14-slim-bookworm   (see docker/etl.Dockerfile)
+# Base: the same digest-pinned Python as the job image (docker/etl.Dockerfile), not the official
+# apache/airflow image: everything Airflow needs comes from the lock, installed by a pinned uv, so
+# the result does not depend on what pip or packages a base happens to ship. The user (uid 50000,
+# gid 0) and folders follow the official image's conventions. `make stack-test` passes a local
+# stand-in as PYTHON_IMAGE when no registry answers.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
 # ---------------------------------------------------------------------------------------------
-# lock-export: turn uv.lock into a hash-pinned requirements file + build the package wheel.
+# builder: the locked runtime deps + the `airflow` group (never `dev`) into /opt/airflow/venv.
 # ---------------------------------------------------------------------------------------------
-FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS lock-export
+FROM ${PYTHON_IMAGE} AS builder
 
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
-    UV_PYTHON_DOWNLOADS=never
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PYTHON=/usr/local/bin/python3.11 \
+    UV_PROJECT_ENVIRONMENT=/opt/airflow/venv
 RUN pip install --no-cache-dir uv==0.13.9
 
 WORKDIR /src
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml uv.lock ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-default-groups --group airflow --no-dev --no-install-project
+
+COPY README.md ./
 COPY etl ./etl
-# Runtime deps + the `airflow` group (Airflow, providers), never `dev`; the project itself goes
-# in as a wheel (--no-emit-project) so the requirements stay hash-checked.
-RUN uv export --frozen --no-default-groups --group airflow --no-emit-project \
-        --format requirements-txt --output-file /dist/requirements.txt \
-    && uv build --wheel --out-dir /dist
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-default-groups --group airflow --no-dev --no-editable
+
+# Build-time artefacts for the DAG go here, into /opt/airflow/build, e.g. the dbt manifest that
+# astronomer-cosmos renders task groups from:
+#   COPY dbt_spacex ./dbt_spacex
+#   RUN /opt/airflow/venv/bin/dbt parse --project-dir dbt_spacex --target-path /opt/airflow/build/dbt
+RUN mkdir -p /opt/airflow/build
 
 # ---------------------------------------------------------------------------------------------
-# airflow: the official image, running as its unprivileged `airflow` user (uid 50000, gid 0).
+# airflow: the venv, the dbt project and the DAGs, run as the unprivileged `airflow` user.
 # ---------------------------------------------------------------------------------------------
-FROM apache/airflow:slim-3.3.2-python3.11
+FROM ${PYTHON_IMAGE} AS airflow
 
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="spacex-airflow" \
       org.opencontainers.image.description="Airflow 3.3.2 with the spacex_elt DAG, spacex_etl and dbt" \
       org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="docker.io/apache/airflow:slim-3.3.2-python3.11"
+      org.opencontainers.image.licenses="Apache-2.0"
 
-# The requirements and wheel are bind-mounted from the export stage: they never become a layer.
-RUN --mount=type=bind,from=lock-export,source=/dist,target=/tmp/dist \
-    pip install --no-cache-dir --require-hashes -r /tmp/dist/requirements.txt \
-    && pip install --no-cache-dir --no-deps /tmp/dist/spacex_elt-${VERSION}-py3-none-any.whl
+# Every folder compose mounts a named volume on exists here, owned by `airflow`: Docker copies
+# that ownership into an empty volume, so the unprivileged services can write their logs.
+RUN useradd --uid 50000 --gid 0 --home-dir /home/airflow --create-home \
+        --shell /usr/sbin/nologin airflow \
+    && install -d -o airflow -g 0 -m 0775 /opt/airflow /opt/airflow/logs /opt/airflow/dags \
+        /opt/airflow/spacex-data /opt/airflow/bin \
+    && install -d -o airflow -g 0 -m 0700 /opt/airflow/auth
 
-COPY --chown=airflow:0 dbt_spacex /opt/airflow/dbt_spacex
-COPY --chown=airflow:0 dags /opt/airflow/dags
-COPY --chown=airflow:0 --chmod=0755 docker/airflow-init.sh /opt/airflow/bin/airflow-init.sh
+COPY --from=builder /opt/airflow/venv /opt/airflow/venv
+COPY --from=builder /opt/airflow/build /opt/airflow/build
+COPY dbt_spacex /opt/airflow/dbt_spacex
+COPY dags /opt/airflow/dags
+COPY --chmod=0755 docker/airflow-init.sh /opt/airflow/bin/airflow-init.sh
 
-# Folders that compose mounts named volumes on: created here, owned by `airflow`, so the volumes
-# start out writable for the unprivileged user (Docker copies ownership into an empty volume).
-RUN mkdir -p /opt/airflow/auth /opt/airflow/spacex-data \
-    && chmod 0700 /opt/airflow/auth
-
-ENV AIRFLOW__CORE__LOAD_EXAMPLES=False \
+ENV PATH=/opt/airflow/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    AIRFLOW_HOME=/opt/airflow \
+    AIRFLOW__CORE__LOAD_EXAMPLES=False \
+    AIRFLOW__CORE__DAGS_FOLDER=/opt/airflow/dags \
     SPACEX_DBT_PROJECT_DIR=/opt/airflow/dbt_spacex \
     SPACEX_DATA_DIR=/opt/airflow/spacex-data \
     DBT_SEND_ANONYMOUS_USAGE_STATS=false
 
+USER 50000:0
+WORKDIR /opt/airflow
+
 # No HEALTHCHECK here: one image serves five roles (api-server, scheduler, dag-processor,
 # triggerer, init); docker-compose.yml gives each role its own probe.
+HEALTHCHECK NONE
+
+ENTRYPOINT ["airflow"]
+CMD ["version"]

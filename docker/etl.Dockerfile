@@ -1,19 +1,19 @@
-# syntax=docker/dockerfile:1.7
 # The spacex-etl job image: the `spacex-etl` CLI (extract → lake → load → dbt build) + the dbt
 # project. One process per container run; ECS runs it as a task, Airflow as a DockerOperator/ECS
 # task, and `docker run <image> run` runs the pipeline on the bundled snapshot into /data.
 #
 # Build (context = repo root):  docker build -f docker/etl.Dockerfile -t spacex-etl:0.1.0 .
 #
-# Base image: pinned by tag and by the digest of its multi-arch index (linux/amd64 + arm64).
-# Digest as published for this tag and recorded in public repositories; it could not be pulled
-# and re-checked on the machine this was written on (no Docker engine). Re-check or bump with:
+# Base image: PYTHON_IMAGE, by default pinned by tag and by the digest of its multi-arch index
+# (linux/amd64 + arm64). `make stack-test` passes a locally built stand-in instead when no
+# registry answers (docker/standins/). Re-check or bump the digest with:
 #   docker buildx imagetools inspect python:3.11.14-slim-bookworm
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
 # ---------------------------------------------------------------------------------------------
 # builder: resolve nothing — install exactly uv.lock into /app/.venv with uv.
 # ---------------------------------------------------------------------------------------------
-FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS builder
+FROM ${PYTHON_IMAGE} AS builder
 
 # uv pinned to the version that wrote uv.lock (tests/infra/test_docker.py checks they agree).
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -28,11 +28,13 @@ RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 
 # Dependencies first (their own layer: it changes only when the lock changes) …
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-default-groups --no-dev --no-install-project
 
-# … then the package itself, installed as a regular (non-editable) wheel into the same venv.
+# … then the package itself (README.md is its long description), installed as a regular
+# (non-editable) wheel into the same venv.
+COPY README.md ./
 COPY etl ./etl
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-default-groups --no-dev --no-editable
@@ -40,7 +42,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # ---------------------------------------------------------------------------------------------
 # runtime: the venv + the dbt project on a clean base; no uv, no compiler, no sources, no secrets.
 # ---------------------------------------------------------------------------------------------
-FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="spacex-etl" \
