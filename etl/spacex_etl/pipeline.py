@@ -379,9 +379,9 @@ def contract_break(batch: Batch, broken: list[tuple[str, str, int]]) -> Contract
     field_, rule, count = broken[0]
     more = f" (and {len(broken) - 1} more rule(s))" if len(broken) > 1 else ""
     return ContractError(
-        f"{batch.raw_uri} (from {batch.key.source}): contract break: rule {rule} on field {field_} rejected {count} of "
-        f"{batch.received} {batch.resource} records{more}; nothing loaded, the warehouse keeps "
-        "its rows; the quarantine holds every record"
+        f"{batch.raw_uri} (from {batch.key.source}): contract break: rule {rule} on field "
+        f"{field_} rejected {count} of {batch.received} {batch.resource} records{more}; nothing "
+        "loaded, the warehouse keeps its rows; the quarantine holds every record"
     )
 
 

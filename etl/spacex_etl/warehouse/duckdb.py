@@ -46,6 +46,6 @@ class DuckDBWarehouse(SqlWarehouse):
         view = f"arrow_{staging}"
         cur.register(view, data)
         try:
-            cur.execute(f"insert into {ident(staging)} select * from {ident(view)}")
+            cur.execute(f"insert into {ident(staging)} select * from {ident(view)}")  # noqa: S608 - identifiers quoted by ident()
         finally:
             cur.unregister(view)

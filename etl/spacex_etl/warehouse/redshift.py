@@ -51,7 +51,7 @@ PROVISIONED_HOST = re.compile(
 LOAD_ERROR_ROWS = 20
 
 LOAD_ERRORS_SQL = (
-    "select file_name, line_number, column_name, error_code, error_message, raw_field_value "
+    "select file_name, line_number, column_name, error_code, error_message, raw_field_value "  # noqa: S608 - only placeholders and a constant
     "from sys_load_error_detail where file_name in ({files}) "
     f"order by start_time desc, line_number limit {LOAD_ERROR_ROWS}"
 )
