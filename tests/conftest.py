@@ -4,6 +4,8 @@ one, but fail in CI, where it must be there)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,15 @@ REPO = Path(__file__).resolve().parents[1]
 SNAPSHOT_LAUNCHES = REPO / "etl" / "spacex_etl" / "data" / "launches.json"
 SNAPSHOT_CORES = REPO / "etl" / "spacex_etl" / "data" / "cores_partial_2020_subset.json"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CLI = str(Path(sys.executable).with_name("spacex-etl"))
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`spacex-etl <args>` in a subprocess with only `env`'s SPACEX_* settings (a user's view)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SPACEX_")}
+    return subprocess.run(
+        [CLI, *args], capture_output=True, text=True, env=base | env, timeout=600, check=False
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -208,7 +208,11 @@ class LocalLake:
         return str(Path(self.root) / key)
 
     def key_of(self, uri: str) -> str:
-        return Path(uri).resolve().relative_to(Path(self.root).resolve()).as_posix()
+        try:
+            key = Path(uri).resolve().relative_to(Path(self.root).resolve()).as_posix()
+        except ValueError:
+            raise LakeError(f"{uri} is not in the lake {self.root}") from None
+        return check_key(key)
 
 
 def _error_code(exc: BaseException) -> str:
