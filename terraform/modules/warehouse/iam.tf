@@ -1,7 +1,7 @@
 # The role Redshift assumes to COPY from the lake. It can read the staged/
 # prefix the loader copies from (Parquet + manifests) and nothing else: not
 # raw/, not quarantine/, not other buckets, and it cannot write anywhere.
-# Only this account's cluster may assume it (confused-deputy conditions).
+# Only the load user of this cluster may have Redshift assume it.
 
 locals {
   copy_object_arns = [for p in var.copy_prefixes : "${var.lake_bucket_arn}/${p}*"]
@@ -18,14 +18,25 @@ data "aws_iam_policy_document" "copy_assume" {
       identifiers = ["redshift.amazonaws.com"]
     }
 
+    # Redshift passes the ARN of the database user running COPY as the
+    # external id (AWS's documented way to restrict a Redshift role): only
+    # the load user of this cluster may use the role.
     condition {
       test     = "StringEquals"
+      variable = "sts:ExternalId"
+      values   = [local.load_user_arn]
+    }
+
+    # Confused-deputy keys: enforced whenever Redshift sends them (IfExists,
+    # because AWS does not document that it does for COPY roles).
+    condition {
+      test     = "StringEqualsIfExists"
       variable = "aws:SourceAccount"
       values   = [data.aws_caller_identity.current.account_id]
     }
 
     condition {
-      test     = "ArnEquals"
+      test     = "ArnEqualsIfExists"
       variable = "aws:SourceArn"
       values   = [local.cluster_arn]
     }

@@ -10,8 +10,10 @@ locals {
 
   # redshift:GetClusterCredentials is authorized on the database user and on
   # the database: these are the only resources the job's role gets it on.
+  load_user_arn = "${local.redshift_arn_prefix}:dbuser:${var.cluster_identifier}/${var.load_user}"
+  dbt_user_arn  = "${local.redshift_arn_prefix}:dbuser:${var.cluster_identifier}/${var.dbt_user}"
   app_user_credential_arns = concat(
-    [for u in [var.load_user, var.dbt_user] : "${local.redshift_arn_prefix}:dbuser:${var.cluster_identifier}/${u}"],
+    [local.load_user_arn, local.dbt_user_arn],
     ["${local.redshift_arn_prefix}:dbname:${var.cluster_identifier}/${var.database_name}"],
   )
 

@@ -102,6 +102,14 @@ run "redshift_is_locked_down_and_copy_reads_staged_only" {
   assert {
     condition = alltrue([
       for s in data.aws_iam_policy_document.copy_assume.statement :
+      anytrue([for c in s.condition : c.test == "StringEquals" && c.variable == "sts:ExternalId" && toset(c.values) == toset(["arn:aws:redshift:eu-west-1:123456789012:dbuser:spacex-elt-test-redshift/loader"])])
+    ])
+    error_message = "copy-role-load-user-only: only the loader user of this cluster may have Redshift assume the COPY role (sts:ExternalId)."
+  }
+
+  assert {
+    condition = alltrue([
+      for s in data.aws_iam_policy_document.copy_assume.statement :
       anytrue([for c in s.condition : c.variable == "aws:SourceAccount" && toset(c.values) == toset(["123456789012"])]) &&
       anytrue([for c in s.condition : c.variable == "aws:SourceArn" && toset(c.values) == toset(["arn:aws:redshift:eu-west-1:123456789012:cluster:spacex-elt-test-redshift"])])
     ])
