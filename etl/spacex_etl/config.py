@@ -142,9 +142,13 @@ class PostgresSettings(_Section):
 
     host: str = "127.0.0.1"
     port: int = 5432
-    user: str = "postgres"
+    user: str = Field("postgres", description="The load's user (owns the raw schema).")
     password: SecretStr = SecretStr("")
     database: str = "test"
+    dbt_user: str | None = Field(
+        None, description="dbt's user (owns the dbt schema, reads raw); default: `user`."
+    )
+    dbt_password: SecretStr | None = Field(None, description="dbt's password; default: `password`.")
 
 
 class RedshiftSettings(_Section):

@@ -35,8 +35,10 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     """The variables dbt_spacex/profiles.yml reads (`env_var()`) for the configured warehouse.
 
     Passwords go in `DBT_ENV_SECRET_*` variables, which dbt scrubs from its logs and
-    messages. On Redshift dbt logs in as `settings.redshift.dbt_user` (it owns the dbt schema
-    and only reads raw) with IAM auth, or as the password's user with database auth.
+    messages. dbt logs in as its own user where one is configured (it owns the dbt schema and
+    only reads raw; see warehouse/roles.sql): `SPACEX_PG_DBT_USER` on PostgreSQL,
+    `SPACEX_REDSHIFT_DBT_USER` with IAM auth on Redshift (with database auth: the password's
+    user).
     """
     env = {
         "SPACEX_WAREHOUSE": settings.warehouse,
@@ -47,11 +49,12 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         return env | {"SPACEX_DUCKDB_PATH": str(settings.duckdb_file)}
     if settings.warehouse == "postgres":
         pg = settings.postgres
+        secret = pg.password if pg.dbt_user is None else pg.dbt_password or pg.password
         return env | {
             "SPACEX_PG_HOST": pg.host,
             "SPACEX_PG_PORT": str(pg.port),
-            "SPACEX_PG_USER": pg.user,
-            "DBT_ENV_SECRET_SPACEX_PG_PASSWORD": pg.password.get_secret_value(),
+            "SPACEX_PG_USER": pg.dbt_user or pg.user,
+            "DBT_ENV_SECRET_SPACEX_PG_PASSWORD": secret.get_secret_value(),
             "SPACEX_PG_DATABASE": pg.database,
         }
     from spacex_etl.warehouse.redshift import RedshiftWarehouse

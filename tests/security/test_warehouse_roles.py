@@ -1,0 +1,153 @@
+"""Least privilege in the warehouse (issue 14), on the real PostgreSQL: the versioned bootstrap
+creates `loader` and `transformer`; a real load runs as loader and dbt as transformer; neither
+can write the other's schema; neither is a superuser. Everything lives in a database of its own,
+dropped afterwards."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import IN_CI, PG_DATABASE, PG_HOST, PG_PORT, PG_USER, REPO, run_cli
+
+ROLES_SQL = REPO / "etl" / "spacex_etl" / "warehouse" / "roles.sql"
+
+
+@dataclass(frozen=True)
+class Bootstrapped:
+    database: str
+    loader: str
+    transformer: str
+    raw_schema: str
+    dbt_schema: str
+
+    def bootstrap(self) -> subprocess.CompletedProcess[str]:
+        """What an admin runs (see the file's header)."""
+        psql = shutil.which("psql")
+        if psql is None:
+            reason = "psql (the PostgreSQL client) is not installed"
+            if IN_CI:
+                pytest.fail(reason)
+            print(f"SKIP: {reason}")
+            pytest.skip(reason)
+        variables = {
+            "loader": self.loader,
+            "transformer": self.transformer,
+            "raw_schema": self.raw_schema,
+            "dbt_schema": self.dbt_schema,
+            "database": self.database,
+        }
+        args = [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+        for name, value in variables.items():
+            args += ["-v", f"{name}={value}"]
+        conninfo = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={self.database}"
+        return subprocess.run(
+            [*args, "-f", str(ROLES_SQL), conninfo], capture_output=True, text=True, check=False
+        )
+
+    def connect(self, user: str) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(
+            host=PG_HOST, port=PG_PORT, user=user, dbname=self.database, autocommit=True
+        )
+
+    def env(self) -> dict[str, str]:
+        return {
+            "SPACEX_WAREHOUSE": "postgres",
+            "SPACEX_PG_HOST": PG_HOST,
+            "SPACEX_PG_PORT": str(PG_PORT),
+            "SPACEX_PG_DATABASE": self.database,
+            "SPACEX_PG_USER": self.loader,
+            "SPACEX_PG_DBT_USER": self.transformer,
+            "SPACEX_RAW_SCHEMA": self.raw_schema,
+            "SPACEX_DBT_SCHEMA": self.dbt_schema,
+        }
+
+
+def admin() -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=PG_DATABASE, autocommit=True
+    )
+
+
+@pytest.fixture
+def roles(pg_available: None) -> Iterator[Bootstrapped]:
+    suffix = uuid.uuid4().hex[:8]
+    setup = Bootstrapped(
+        database=f"t_roles_{suffix}",
+        loader=f"t_loader_{suffix}",
+        transformer=f"t_transformer_{suffix}",
+        raw_schema=f"raw_{suffix}",
+        dbt_schema=f"dbt_{suffix}",
+    )
+    with admin() as conn:
+        conn.execute(f'create database "{setup.database}"')
+    try:
+        yield setup
+    finally:
+        with admin() as conn:
+            conn.execute(f'drop database if exists "{setup.database}" with (force)')
+            for role in (setup.loader, setup.transformer):
+                conn.execute(f'drop role if exists "{role}"')
+
+
+def refused(conn: psycopg.Connection[tuple[object, ...]], sql: str) -> str:
+    """Run `sql` and return PostgreSQL's error; fail if it was allowed."""
+    try:
+        conn.execute(sql)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        return str(exc)
+    raise AssertionError(f"allowed: {sql}")
+
+
+def test_bootstrap_then_load_as_loader_and_dbt_as_transformer(
+    roles: Bootstrapped, tmp_path: Path
+) -> None:
+    first = roles.bootstrap()
+    assert first.returncode == 0, first.stderr
+    again = roles.bootstrap()
+    assert again.returncode == 0, again.stderr  # idempotent
+
+    env = roles.env() | {"SPACEX_DATA_DIR": str(tmp_path / "spacex")}
+    proc = run_cli("run", "--date", "2024-06-01", "--json", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    with roles.connect(PG_USER) as conn:
+        owners = dict(
+            conn.execute(
+                "select table_schema || '.' || table_name, tableowner from "
+                "information_schema.tables join pg_tables on schemaname = table_schema "
+                "and tablename = table_name where table_schema in (%s, %s)",
+                (roles.raw_schema, roles.dbt_schema),
+            ).fetchall()
+        )
+        supers = conn.execute(
+            "select rolname, rolsuper or rolcreaterole or rolcreatedb from pg_roles "
+            "where rolname in (%s, %s)",
+            (roles.loader, roles.transformer),
+        ).fetchall()
+    assert owners[f"{roles.raw_schema}.launches"] == roles.loader
+    assert any(name.startswith(f"{roles.dbt_schema}.") for name in owners), owners
+    assert {owner for name, owner in owners.items() if name.startswith(roles.dbt_schema)} == {
+        roles.transformer
+    }
+    assert sorted(supers) == sorted([(roles.loader, False), (roles.transformer, False)])
+
+    raw, dbt = f'"{roles.raw_schema}"', f'"{roles.dbt_schema}"'
+    model = next(n.split(".", 1)[1] for n in owners if n.startswith(f"{roles.dbt_schema}."))
+    with roles.connect(roles.loader) as loader:
+        refused(loader, f"create table {dbt}.intruder (a int)")
+        refused(loader, f'drop table {dbt}."{model}"')
+        assert loader.execute(f'select count(*) from {dbt}."{model}"').fetchone() is not None
+    with roles.connect(roles.transformer) as transformer:
+        assert transformer.execute(f"select count(*) from {raw}.launches").fetchone() == (205,)
+        refused(transformer, f"insert into {raw}.launches default values")
+        refused(transformer, f"delete from {raw}.launches")
+        refused(transformer, f"create table {raw}.intruder (a int)")
+        refused(transformer, f"drop table {raw}.launches")
