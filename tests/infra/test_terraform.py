@@ -46,7 +46,7 @@ def terraform() -> str:
     found = shutil.which("terraform")
     if found:
         return found
-    reason = "terraform is not on PATH: install Terraform >= 1.6 to run the Terraform checks"
+    reason = "terraform is not on PATH: install Terraform >= 1.7 to run the Terraform checks"
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: they must run)")
     print(f"SKIP: {reason}")
