@@ -39,6 +39,8 @@ KEY_MAX_BYTES = 256
 TEXT_MAX_BYTES = 65535
 """Redshift's longest varchar; also the ceiling for `record_json`."""
 PART_TARGET_BYTES = 64 * 1024 * 1024
+ROW_GROUP_ROWS = 32_768
+"""~64 MB of launches per row group: bounded writer memory, still large for readers."""
 """Aim for ~64 MB per Parquet file: inside Redshift's advised 1-125 MB compressed per file."""
 DEFAULT_SLICES = 4
 SQL_TYPES: dict[ColumnType, str] = {
@@ -410,9 +412,9 @@ def stage_file(
                 if contract is record
                 else array_rows_sql(contract, "(select * from stage1 where fast)")
             )
-            parts = part_count(estimate if contract is record else estimate // 20, slices)
+            size = estimate if contract is record else estimate // 20
             staged.parts[contract.name], staged.rows[contract.name] = _write_table(
-                con, contract, select, meta, out, parts, accepted
+                con, contract, select, meta, out, part_count(size, slices), size, accepted
             )
             clock.lap(contract.name)
     except duckdb.InvalidInputException as exc:  # not a JSON array: the file, not the code
@@ -449,20 +451,23 @@ def _write_table(
     meta: BatchMeta,
     out: Path,
     parts: int,
+    estimated_bytes: int,
     accepted: list[tuple[int, Any, bytes]],
 ) -> tuple[list[Path], int]:
     """The fast rows as `parts` files, plus one file of the slow-but-valid rows if any."""
     folder = out / contract.name
     shutil.rmtree(folder, ignore_errors=True)  # a rerun replaces the parts, never adds to them
-    folder.mkdir(parents=True)
     names = [name for name, _ in contract.warehouse_columns()]
+    # One writer that starts a new file every `size` bytes: memory stays one row group, however
+    # many parts (a PARTITION_BY writer buffers a row group per part and ran out at 1M).
+    size = math.ceil(estimated_bytes / parts) if parts > 1 else 1 << 40
     con.execute(
-        f"copy (select {', '.join(names)}, {meta.sql()}, idx % {parts} as part "
-        f"from ({select})) to {_lit(str(folder))} "
-        "(format parquet, compression snappy, partition_by (part), overwrite_or_ignore, "
-        "filename_pattern 'part_{i}', write_partition_columns false)"
+        f"copy (select {', '.join(names)}, {meta.sql()} from ({select})) to {_lit(str(folder))} "
+        f"(format parquet, compression snappy, row_group_size {ROW_GROUP_ROWS}, "
+        f"file_size_bytes {size}, filename_pattern 'part_{{i}}')"
     )
-    files = sorted(folder.glob("part=*/*.parquet"))
+    folder.mkdir(exist_ok=True)
+    files = sorted(folder.glob("part_*.parquet"))
     count = sum(pq.ParquetFile(file).metadata.num_rows for file in files)
     extra = [
         row
@@ -472,8 +477,7 @@ def _write_table(
     ]
     if extra:
         meta_row = meta.as_row()
-        slow_file = folder / "part=slow" / "part_0.parquet"
-        slow_file.parent.mkdir(exist_ok=True)
+        slow_file = folder / "slow_0.parquet"
         table = pa.Table.from_pylist(
             [row | meta_row for row in extra], schema=contract.arrow_schema()
         )
