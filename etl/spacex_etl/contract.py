@@ -17,6 +17,7 @@ from typing import Literal
 
 import pyarrow as pa
 
+from spacex_etl.batch import ARROW_TYPES  # phase 2: move here, batch.py derives from it
 from spacex_etl.schema import METADATA_COLUMNS, ColumnType
 
 Check = Literal["object_id", "non_empty", "precision", "any"]
@@ -26,15 +27,6 @@ PRECISIONS = ("half", "quarter", "year", "month", "day", "hour")
 INT_RANGES: dict[ColumnType, tuple[int, int]] = {
     "int": (-(2**31), 2**31 - 1),
     "bigint": (-(2**63), 2**63 - 1),
-}
-ARROW_TYPES: dict[ColumnType, pa.DataType] = {
-    "key": pa.string(),
-    "text": pa.string(),
-    "int": pa.int32(),
-    "bigint": pa.int64(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us"),
-    "date": pa.date32(),
 }
 
 Source = Literal["field", "record", "parent_key", "index", "element"]

@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
 FARGATE_MIB = 1024
 CONTESTANTS = ("floor", "pandas", "load", "e2e", "columnar")
+FLOOR_KEYS = ("seconds", "cpu_s", "peak_rss_mib", "answers", "measured_at")
 LABELS = {
     "floor": "DuckDB floor (read_json + SQL)",
     "pandas": "naive pandas",
@@ -114,6 +115,7 @@ def bench_one(
         generate.write(path, n, args.seed)
     size_mb = path.stat().st_size / 1e6
     rows = []
+    floor_row: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(dir=args.data, prefix="work-") as tmp:
         runs = contestants(path, Path(tmp), args.code)
         for name in names:
@@ -145,6 +147,10 @@ def bench_one(
                 except Exception as exc:  # a wrong answer shape is a failure to report, not crash
                     row["ok"] = False
                     row["note"] = f"no answers: {exc}"
+            if name == "floor":
+                floor_row = row
+            if floor_row is not None:  # ratios only against the floor of the same run
+                row["floor"] = {k: floor_row[k] for k in FLOOR_KEYS}
             rows.append(row)
             results[f"{n}/{name}"] = row
             print(
@@ -162,19 +168,20 @@ def _last_line(text: str) -> str:
 
 
 def compare(rows: list[dict[str, Any]]) -> bool:
-    """Set each row's ratios and `match` against the floor on the same N.
+    """Set each row's ratios and `match` against the floor measured in the same run.
 
     True when every row agrees with its floor or was stopped by the memory limit (a measured
     outcome, not a failure); a crash, a missing floor or a different answer is False.
     """
-    floors = {row["n"]: row for row in rows if row["contestant"] == "floor" and row["ok"]}
     good = True
     for row in rows:
-        floor = floors.get(row["n"])
+        floor = row.get("floor")
         row["match"] = row["answers"] == floor["answers"] if floor and row["ok"] else None
         if floor:
             row["x_time"] = round(row["seconds"] / floor["seconds"], 1)
             row["x_rss"] = round(row["peak_rss_mib"] / floor["peak_rss_mib"], 1)
+            if row.get("cpu_s") and floor.get("cpu_s"):
+                row["x_cpu"] = round(row["cpu_s"] / floor["cpu_s"], 1)
         good = good and (row["match"] is True or row.get("killed", False))
     return good
 
@@ -183,15 +190,15 @@ def table(rows: list[dict[str, Any]]) -> str:
     """The Markdown table of the rows."""
     lines = [
         "| N launches | JSON MB | contestant | time s | CPU s | peak RSS MiB (tree) "
-        "| x floor time | x floor RSS | answers = floor | note |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---|---|",
+        "| x floor time | x floor CPU | x floor RSS | answers = floor | note |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in sorted(rows, key=lambda r: (r["n"], CONTESTANTS.index(r["contestant"]))):
         match = {True: "yes", False: "**NO**", None: "-"}[row.get("match")]
         lines.append(
             f"| {row['n']:,} | {row['mb']:,.0f} | {LABELS[row['contestant']]} | "
             f"{row['seconds']:.2f} | {row.get('cpu_s', '-')} | {row['peak_rss_mib']:,} | "
-            f"{row.get('x_time', '-')} | "
+            f"{row.get('x_time', '-')} | {row.get('x_cpu', '-')} | "
             f"{row.get('x_rss', '-')} | {match} | {row['note']} |"
         )
     return "\n".join(lines)
@@ -272,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--code", type=Path, help="time the spacex_etl of another checkout")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results in --out")
+    parser.add_argument(
+        "--report-only", action="store_true", help="redraw the report from results.json"
+    )
     args = parser.parse_args(argv)
     args.data = args.data.resolve()
     args.data.mkdir(parents=True, exist_ok=True)
@@ -285,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = (
         {} if args.fresh or not results_file.exists() else json.loads(results_file.read_text())
     )
+    if args.report_only:
+        report(args, results)
+        return 0
     this_run = []
     for n in [int(part.replace("_", "")) for part in args.n.split(",")]:
         print(f"N = {n:,}", flush=True)
