@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -460,12 +461,40 @@ def load(
 
 
 def stale_warnings(settings: Settings) -> list[str]:
-    """One line per resource whose newest load did not succeed: the answers predate it."""
-    return [
+    """One line per resource whose newest load did not succeed, and one when the newest dbt
+    run failed: the answers then predate it."""
+    warnings = [
         f"the last load of {row['resource']} (run {row['run_id']}, {row['loaded_at']} UTC) "
         f"{row['status']}: {row['error']}; the answers come from the last successful load"
         for row in open_warehouse(settings).last_loads()
         if row["status"] not in (None, "succeeded")
+    ]
+    failed = _failed_dbt_nodes(settings)
+    if failed:
+        shown = ", ".join(failed[:3]) + (f" and {len(failed) - 3} more" if len(failed) > 3 else "")
+        warnings.append(
+            f"the last dbt run failed ({shown}); the answer models may be older than the raw data"
+        )
+    return warnings
+
+
+def _failed_dbt_nodes(settings: Settings) -> list[str]:
+    """Nodes that errored or failed in dbt's newest `run_results.json` for this target."""
+    from spacex_etl import transform
+
+    try:
+        args = transform.dbt_args(settings, [])
+    except SpacexEtlError:
+        return []
+    results = Path(args[args.index("--target-path") + 1]) / "run_results.json"
+    try:
+        nodes = orjson.loads(results.read_bytes()).get("results", [])
+    except (OSError, orjson.JSONDecodeError):
+        return []
+    return [
+        str(node.get("unique_id"))
+        for node in nodes
+        if node.get("status") in {"error", "fail", "runtime error"}
     ]
 
 

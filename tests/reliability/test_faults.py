@@ -292,3 +292,18 @@ def test_answers_warn_when_the_last_load_failed(duck: Env, tmp_path: Path) -> No
     assert "the last load of launches" in warning and "rejected" in warning
     assert "contract break" in warning
     assert [status for _, status, _ in duck.ledger()] == ["succeeded", "succeeded", "rejected"]
+
+
+@pytest.mark.slow
+def test_answers_warn_when_the_last_dbt_build_failed(duck: Env, tmp_path: Path) -> None:
+    duck.cli("run", "--date", DAY1)
+    records = snapshot_records()
+    records[0]["cores"][0]["landing_type"] = "Catapult"  # loads, but fails accepted_values
+    bad = write(tmp_path / "launches.json", records)
+    duck.cli("run", "--input", str(bad), "--date", DAY2, expect=1)
+
+    proc = duck.cli("answers")
+
+    assert "Q1  max times a core was reused: 13" in proc.stdout
+    [warning] = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert "the last dbt run failed (test.spacex.accepted_values_" in warning
