@@ -96,8 +96,8 @@ def test_concurrent_loads_on_postgres_run_one_after_the_other(pg: Env, tmp_path:
     results = [load.communicate(timeout=WAIT_LIMIT_S) for load in loads]
 
     assert [load.returncode for load in loads] == [0, 0], results
-    assert sorted(events) == ["advisory", "relation"]
     assert launch_ids(pg) == (205, 205)  # no duplicates: 205 rows for 205 ids
+    assert sorted(events) == ["advisory", "relation"]  # the second waited for the first
     [cores] = pg.query("select count(*) as n, count(distinct core_id) as d from {raw}.cores")
     assert (cores["n"], cores["d"]) == (57, 57)
     statuses = [status for _, status, _ in pg.ledger()]
