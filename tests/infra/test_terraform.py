@@ -290,3 +290,16 @@ def test_mwaa_gets_only_variables_the_dag_reads() -> None:
     names = terraform_env_names("envs/dev")
     assert {"SPACEX_AIRFLOW_EXECUTION_MODE", "SPACEX_ECS_CLUSTER"} <= names
     assert sorted(names - dag_env_names()) == [], "the MWAA startup sets names the DAG ignores"
+
+
+def test_git_ignores_terraform_state_plans_and_variables_but_not_the_lock_file() -> None:
+    def ignored(path: str) -> bool:
+        command = ["git", "-C", str(REPO), "check-ignore", "-q", "--no-index", path]
+        return subprocess.run(command, check=False).returncode == 0
+
+    dev = "terraform/envs/dev/"
+    local_only = [".terraform/providers/x", "terraform.tfstate", "terraform.tfstate.backup"]
+    local_only += ["tfplan", "prod.tfplan", "terraform.tfvars", "crash.log"]
+    assert [p for p in local_only if not ignored(dev + p)] == []
+    assert not ignored(dev + ".terraform.lock.hcl")
+    assert not ignored(dev + "terraform.tfvars.example")
