@@ -151,3 +151,47 @@ def test_bootstrap_then_load_as_loader_and_dbt_as_transformer(
         refused(transformer, f"delete from {raw}.launches")
         refused(transformer, f"create table {raw}.intruder (a int)")
         refused(transformer, f"drop table {raw}.launches")
+
+
+def rendered(sql_file: str) -> list[str]:
+    """A bootstrap file as psql sends it: variables substituted, comments and \\gexec cut,
+    one statement per item, whitespace collapsed."""
+    values = {
+        "loader": "loader",
+        "transformer": "transformer",
+        "raw_schema": "spacex_raw",
+        "dbt_schema": "spacex",
+        "database": "dev",
+    }
+    lines = (REPO / "etl/spacex_etl/warehouse" / sql_file).read_text().splitlines()
+    text = "\n".join(line for line in lines if not line.startswith("--"))
+    for name, value in values.items():
+        text = text.replace(f':"{name}"', f'"{value}"').replace(f":'{name}'", f"'{value}'")
+    statements = text.replace("\\gexec", ";").split(";")
+    return [" ".join(s.split()) for s in statements if s.strip()]
+
+
+def test_the_redshift_bootstrap_grants_what_the_tested_postgres_one_grants() -> None:
+    """roles_redshift.sql cannot run here; it is held to roles.sql, which the test above runs:
+    the same schema ownership and grants, statement for statement (Redshift says `user` where
+    PostgreSQL says `role`), and sqlglot parses it as Redshift SQL."""
+    import sqlglot
+
+    redshift = rendered("roles_redshift.sql")
+    postgres = rendered("roles.sql")
+
+    def schema_level(statements: list[str], dialect_word: str) -> list[str]:
+        return [
+            s.replace(f"for {dialect_word} ", "for <owner> ")
+            for s in statements
+            if " schema " in f" {s} "
+        ]
+
+    assert schema_level(redshift, "user") == schema_level(postgres, "role")
+    for statement in redshift:
+        assert ":" not in statement, statement  # every psql variable substituted
+        sqlglot.parse_one(statement, read="redshift")  # unknown syntax becomes a Command
+    joined = " ".join(redshift).lower()
+    assert "superuser" not in joined
+    assert "createuser" not in joined
+    assert joined.count("password disable") == 2  # IAM only: no password to leak
