@@ -43,6 +43,10 @@ class LoadError(SpacexEtlError):
     kind = "load"
 
 
+class ConnectError(LoadError):
+    """The warehouse could not be reached (so the attempt cannot be recorded in it either)."""
+
+
 class TransformError(SpacexEtlError):
     """dbt failed (a model error or a failing data test)."""
 

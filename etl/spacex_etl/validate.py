@@ -233,6 +233,13 @@ def validate_records(records: list[Any], resource: str) -> Validated:
         models = adapter.validate_python([records[i] for i in good])
 
     seen: dict[str, tuple[int, bytes]] = {}
+
+    def reject(index: int, record_id: str, field_: str, rule: str, message: str) -> None:
+        bad[index] = QuarantineEntry(
+            resource, index, record_id, field_, rule, message, _dump(records[index]).decode()
+        )
+        result.rule_counts[(field_, rule)] += 1
+
     for index, model in zip(good, models, strict=True):
         raw = _dump(records[index])
         record_id = str(model.id)  # type: ignore[attr-defined]
@@ -240,35 +247,26 @@ def validate_records(records: list[Any], resource: str) -> Validated:
             first_index, first_raw = seen[record_id]
             if raw == first_raw:
                 result.deduplicated += 1
-                continue
-            bad[index] = QuarantineEntry(
-                resource=resource,
-                record_index=index,
-                record_id=record_id,
-                field="id",
-                rule="duplicate_id",
-                message=f"id also at record {first_index} with different content; kept the first",
-                record_json=raw.decode(),
+            else:
+                reject(
+                    index,
+                    record_id,
+                    "id",
+                    "duplicate_id",
+                    f"id also at record {first_index} with different content; kept the first",
+                )
+        elif len(raw) > TEXT_MAX_BYTES:
+            reject(
+                index,
+                record_id,
+                "(record)",
+                "too_long",
+                f"the record is {len(raw)} bytes as JSON, more than the {TEXT_MAX_BYTES} bytes "
+                "record_json can hold",
             )
-            continue
-        if len(raw) > TEXT_MAX_BYTES:
-            bad[index] = QuarantineEntry(
-                resource=resource,
-                record_index=index,
-                record_id=record_id,
-                field="(record)",
-                rule="too_long",
-                message=f"the record is {len(raw)} bytes as JSON, more than the "
-                f"{TEXT_MAX_BYTES} bytes record_json can hold",
-                record_json=raw.decode(),
-            )
-            result.rule_counts[("(record)", "too_long")] += 1
-            continue
-        seen[record_id] = (index, raw)
-        result.records.append((model, raw))
-    result.rule_counts.update(
-        ("id", "duplicate_id") for e in bad.values() if e.rule == "duplicate_id"
-    )
+        else:
+            seen[record_id] = (index, raw)
+            result.records.append((model, raw))
     result.quarantine = sorted(bad.values(), key=lambda entry: entry.record_index)
     result.drift = schema_drift(records, resource)
     return result

@@ -125,6 +125,11 @@ BAD_RECORDS: dict[str, tuple[Callable[[Records], None], tuple[int, str, str] | N
     ),
     "text-too-long": (_set(11, details="é" * 40_000), (11, "details", "too_long"), 0),
     "cores-not-a-list": (_set(12, cores={"core": None}), (12, "cores", "list_type"), 0),
+    "record-too-long": (  # every field fits, but record_json would not
+        _set(13, links={"article": "x" * 70_000}),
+        (13, "(record)", "too_long"),
+        0,
+    ),
     "bom": (lambda records: None, None, 0),
 }
 

@@ -110,6 +110,7 @@ def test_a_second_duckdb_writer_fails_with_a_clear_error(loaded: Env) -> None:
         proc = loaded.cli("load", "--date", DAY1, expect=1)
     line = one_line_error(proc)
     assert str(loaded.settings.duckdb_file) in line and "another process" in line
+    assert " WARNING " not in proc.stderr  # no second attempt to reach it for the ledger
     assert loaded.counts() == before
 
 

@@ -34,7 +34,13 @@ import pyarrow as pa
 
 from spacex_etl.batch import Batch
 from spacex_etl.config import Settings
-from spacex_etl.errors import ConfigError, ContractError, LoadError, SpacexEtlError
+from spacex_etl.errors import (
+    ConfigError,
+    ConnectError,
+    ContractError,
+    LoadError,
+    SpacexEtlError,
+)
 from spacex_etl.schema import (
     LEDGER_COLUMNS,
     PARENT_KEY,
@@ -236,10 +242,12 @@ class SqlWarehouse(ABC):
         """A cursor inside one transaction: commit on success, roll back on any error."""
         try:
             conn = self.connect()
-        except LoadError:
+        except ConnectError:
             raise
+        except LoadError as exc:
+            raise ConnectError(*exc.args) from exc
         except Exception as exc:
-            raise LoadError(f"cannot connect to {self.describe()}: {exc}") from exc
+            raise ConnectError(f"cannot connect to {self.describe()}: {exc}") from exc
         try:
             cur = self.cursor(conn)
             self.begin(cur)
@@ -264,8 +272,8 @@ class SqlWarehouse(ABC):
         """
         try:
             return self._load(batch, force, min_share)
-        except ConfigError:
-            raise  # not a load attempt: nothing reached the warehouse
+        except (ConfigError, ConnectError):
+            raise  # nothing reached the warehouse: no attempt to record, nowhere to record it
         except Exception as exc:
             status = "rejected" if isinstance(exc, ContractError) else "failed"
             self.record(batch.ledger_row(status, str(exc)))
