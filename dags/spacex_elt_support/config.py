@@ -1,4 +1,5 @@
-"""How the DAG runs, read from `SPACEX_AIRFLOW_*` / `SPACEX_ECS_*` environment variables.
+"""How the DAG runs, read with pydantic-settings from `SPACEX_AIRFLOW_*` / `SPACEX_ECS_*` /
+`SPACEX_ALERT_*` environment variables (the job reads its own `SPACEX_*` the same way).
 
 Reading the environment is the only thing done at parse time: no Airflow Variables, no
 connections, no imports of the pipeline. Secrets never pass through here — the tasks (or the
@@ -7,16 +8,16 @@ containers) read them from their own environment, Airflow connections or AWS.
 
 from __future__ import annotations
 
-import os
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ExecutionMode = Literal["python", "docker", "ecs"]
 MODES: tuple[ExecutionMode, ...] = ("python", "docker", "ecs")
-
-TASK_IDS = ("extract", "load", "dbt_run", "dbt_test", "report")
 
 DEFAULT_TIMEOUTS_S = {
     "extract": 15 * 60,
@@ -26,43 +27,26 @@ DEFAULT_TIMEOUTS_S = {
     "report": 10 * 60,
 }
 
+# What the `input` param accepts (JSON schema `pattern`): the bundled snapshot or an https URL.
+# No local path, no file://, no http:// — the job's allow-list then checks the host.
+INPUT_PATTERN = r"^(snapshot|https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?)$"
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name, "").strip()
-    return value or default
-
-
-def _int(name: str, default: int) -> int:
-    raw = _env(name, str(default))
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer") from None
+CommaList = Annotated[list[str], NoDecode]
 
 
-def _float(name: str, default: float) -> float:
-    raw = _env(name, str(default))
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
 
 
-def _bool(name: str, default: bool) -> bool:
-    return _env(name, str(default)).lower() in {"1", "true", "yes", "on"}
-
-
-def _list(name: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
-
-
-def _variable(env_name: str, variable: str) -> str:
+def _variable(value: str | None, variable: str) -> str:
     """The env var's value, else a template that reads the Airflow Variable when the task runs.
 
     Variables can themselves come from the environment (`AIRFLOW_VAR_<NAME>`), so nothing is
     hard-coded and nothing touches the metadata database at parse time.
     """
-    return _env(env_name, "{{ var.value.%s }}" % variable)  # noqa: UP031 - Jinja braces
+    return value or "{{ var.value.%s }}" % variable  # noqa: UP031 - Jinja braces
 
 
 def lake_safe(run_id: str) -> str:
@@ -73,117 +57,154 @@ def lake_safe(run_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", run_id).strip("-")
 
 
-@dataclass(frozen=True)
-class EcsConfig:
+def _repo_dbt_dir() -> Path:
+    """`<repo>/dbt_spacex` beside this dags folder (a checkout); images set the variable."""
+    return Path(__file__).resolve().parents[2] / "dbt_spacex"
+
+
+class EcsConfig(BaseSettings):
     """Where the ECS tasks run (`SPACEX_ECS_*`, else Airflow Variables `spacex_ecs_*`)."""
 
-    cluster: str
-    task_definition: str
-    container_name: str
-    subnets: list[str]
-    security_groups: list[str]
-    launch_type: str
-    awslogs_group: str | None
-    awslogs_stream_prefix: str | None
-    region: str | None
-    aws_conn_id: str
+    model_config = SettingsConfigDict(
+        env_prefix="SPACEX_ECS_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
-    @classmethod
-    def from_env(cls) -> EcsConfig:
-        return cls(
-            cluster=_variable("SPACEX_ECS_CLUSTER", "spacex_ecs_cluster"),
-            task_definition=_variable("SPACEX_ECS_TASK_DEFINITION", "spacex_ecs_task_definition"),
-            container_name=_env("SPACEX_ECS_CONTAINER_NAME", "etl"),
-            subnets=_list("SPACEX_ECS_SUBNETS"),
-            security_groups=_list("SPACEX_ECS_SECURITY_GROUPS"),
-            launch_type=_env("SPACEX_ECS_LAUNCH_TYPE", "FARGATE"),
-            awslogs_group=os.environ.get("SPACEX_ECS_AWSLOGS_GROUP") or None,
-            awslogs_stream_prefix=os.environ.get("SPACEX_ECS_AWSLOGS_STREAM_PREFIX") or None,
-            region=os.environ.get("SPACEX_ECS_REGION") or os.environ.get("AWS_REGION") or None,
-            aws_conn_id=_env("SPACEX_AIRFLOW_AWS_CONN_ID", "aws_default"),
-        )
+    cluster: str | None = None
+    task_definition: str | None = None
+    container_name: str = "etl"
+    subnets: CommaList = Field(default_factory=list)
+    security_groups: CommaList = Field(default_factory=list)
+    launch_type: str = "FARGATE"
+    awslogs_group: str | None = None
+    awslogs_stream_prefix: str | None = None
+    region: str | None = Field(
+        None, validation_alias=AliasChoices("SPACEX_ECS_REGION", "AWS_REGION")
+    )
+    aws_conn_id: str = Field("aws_default", validation_alias="SPACEX_AIRFLOW_AWS_CONN_ID")
 
+    _split_lists = field_validator("subnets", "security_groups", mode="before")(_split)
 
-@dataclass(frozen=True)
-class DockerConfig:
-    """How the Docker tasks run (`SPACEX_AIRFLOW_DOCKER_*`)."""
+    @property
+    def cluster_ref(self) -> str:
+        return _variable(self.cluster, "spacex_ecs_cluster")
 
-    image: str
-    docker_url: str
-    network_mode: str | None
-    data_volume: str | None
-    data_dir: str
-    env_names: list[str]
-
-    @classmethod
-    def from_env(cls) -> DockerConfig:
-        return cls(
-            image=_env("SPACEX_AIRFLOW_IMAGE", "spacex-etl:0.1.0"),
-            docker_url=_env("SPACEX_AIRFLOW_DOCKER_URL", "unix://var/run/docker.sock"),
-            network_mode=os.environ.get("SPACEX_AIRFLOW_DOCKER_NETWORK") or None,
-            data_volume=os.environ.get("SPACEX_AIRFLOW_DOCKER_DATA_VOLUME") or None,
-            data_dir=_env("SPACEX_AIRFLOW_DOCKER_DATA_DIR", "/data"),
-            env_names=_list("SPACEX_AIRFLOW_DOCKER_ENV")
-            or [
-                "SPACEX_WAREHOUSE",
-                "SPACEX_LAKE_URI",
-                "SPACEX_PG_HOST",
-                "SPACEX_PG_PORT",
-                "SPACEX_PG_USER",
-                "SPACEX_PG_DATABASE",
-                "SPACEX_REDSHIFT_HOST",
-                "SPACEX_REDSHIFT_DATABASE",
-                "SPACEX_REDSHIFT_USER",
-                "SPACEX_REDSHIFT_SECRET_ARN",
-                "SPACEX_REDSHIFT_IAM_ROLE_ARN",
-                "SPACEX_AWS_REGION",
-            ],
-        )
+    @property
+    def task_definition_ref(self) -> str:
+        return _variable(self.task_definition, "spacex_ecs_task_definition")
 
 
-@dataclass(frozen=True)
-class DagConfig:
+DOCKER_ENV_DEFAULT = [
+    "SPACEX_WAREHOUSE",
+    "SPACEX_LAKE_URI",
+    "SPACEX_PG_HOST",
+    "SPACEX_PG_PORT",
+    "SPACEX_PG_USER",
+    "SPACEX_PG_DATABASE",
+    "SPACEX_REDSHIFT_HOST",
+    "SPACEX_REDSHIFT_DATABASE",
+    "SPACEX_REDSHIFT_USER",
+    "SPACEX_REDSHIFT_SECRET_ARN",
+    "SPACEX_REDSHIFT_IAM_ROLE_ARN",
+    "SPACEX_AWS_REGION",
+]
+
+
+class DockerConfig(BaseSettings):
+    """How the Docker tasks run (`SPACEX_AIRFLOW_DOCKER_*`, image `SPACEX_AIRFLOW_IMAGE`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SPACEX_AIRFLOW_DOCKER_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    image: str = Field("spacex-etl:0.1.0", validation_alias="SPACEX_AIRFLOW_IMAGE")
+    url: str = "unix://var/run/docker.sock"
+    network: str | None = None
+    data_volume: str | None = None
+    data_dir: str = "/data"
+    env: CommaList = Field(default_factory=lambda: list(DOCKER_ENV_DEFAULT))
+
+    _split_lists = field_validator("env", mode="before")(_split)
+
+
+class DagConfig(BaseSettings):
     """Everything about scheduling and execution that an operator may want to change."""
 
-    mode: ExecutionMode = "python"
+    model_config = SettingsConfigDict(
+        env_prefix="SPACEX_AIRFLOW_", extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    execution_mode: ExecutionMode = "python"
     schedule: str = "@daily"
     start_date: datetime = datetime(2024, 6, 1)  # naive: made UTC by the DAG
     catchup: bool = False
-    retries: int = 3
-    retry_delay: timedelta = timedelta(minutes=1)
-    retry_backoff: float = 2.0
-    max_retry_delay: timedelta = timedelta(minutes=30)
-    timeouts: dict[str, timedelta] = field(
-        default_factory=lambda: {k: timedelta(seconds=v) for k, v in DEFAULT_TIMEOUTS_S.items()}
+    retries: int = Field(3, ge=0)
+    retry_delay_s: float = Field(60, ge=0)
+    retry_backoff: float = Field(2.0, ge=1)
+    max_retry_delay_s: float = Field(1800, ge=0)
+    timeout_scale: float = Field(1.0, gt=0)
+    input: str = Field("snapshot", pattern=INPUT_PATTERN)
+    cores_input: str | None = Field(None, pattern=INPUT_PATTERN)
+    dbt_project_dir: Path = Field(
+        default_factory=_repo_dbt_dir, validation_alias="SPACEX_DBT_PROJECT_DIR"
     )
-    dagrun_timeout: timedelta = timedelta(hours=3)
-    input: str = "snapshot"
-    cores_input: str | None = None
-    alert_emails: list[str] = field(default_factory=list)
-    docker: DockerConfig | None = None
-    ecs: EcsConfig | None = None
+    dbt_target: str = Field(
+        "duckdb", validation_alias=AliasChoices("SPACEX_DBT_TARGET", "SPACEX_WAREHOUSE")
+    )
+    dbt_manifest: Path | None = Field(
+        None, description="dbt manifest.json made at build time; default <project>/target/"
+    )
+    alert_webhook_url: str | None = Field(None, validation_alias="SPACEX_ALERT_WEBHOOK_URL")
+    alert_http_conn_id: str | None = Field(None, validation_alias="SPACEX_ALERT_HTTP_CONN_ID")
+    alert_emails: CommaList = Field(default_factory=list, validation_alias="SPACEX_ALERT_EMAILS")
+    alert_smtp_conn_id: str = Field("smtp_default", validation_alias="SPACEX_ALERT_SMTP_CONN_ID")
+
+    _split_lists = field_validator("alert_emails", mode="before")(_split)
+
+    @field_validator("execution_mode", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @classmethod
     def from_env(cls) -> DagConfig:
-        mode = _env("SPACEX_AIRFLOW_EXECUTION_MODE", "python").lower()
-        if mode not in MODES:
-            raise ValueError(
-                f"SPACEX_AIRFLOW_EXECUTION_MODE={mode!r}: choose one of {', '.join(MODES)}"
-            )
-        scale = _float("SPACEX_AIRFLOW_TIMEOUT_SCALE", 1.0)
-        return cls(
-            mode=mode,  # type: ignore[arg-type]
-            schedule=_env("SPACEX_AIRFLOW_SCHEDULE", "@daily"),
-            start_date=datetime.fromisoformat(_env("SPACEX_AIRFLOW_START_DATE", "2024-06-01")),
-            catchup=_bool("SPACEX_AIRFLOW_CATCHUP", False),
-            retries=_int("SPACEX_AIRFLOW_RETRIES", 3),
-            retry_delay=timedelta(seconds=_float("SPACEX_AIRFLOW_RETRY_DELAY_S", 60)),
-            retry_backoff=_float("SPACEX_AIRFLOW_RETRY_BACKOFF", 2.0),
-            max_retry_delay=timedelta(seconds=_float("SPACEX_AIRFLOW_MAX_RETRY_DELAY_S", 1800)),
-            timeouts={k: timedelta(seconds=v * scale) for k, v in DEFAULT_TIMEOUTS_S.items()},
-            input=_env("SPACEX_AIRFLOW_INPUT", "snapshot"),
-            cores_input=os.environ.get("SPACEX_AIRFLOW_CORES_INPUT") or None,
-            alert_emails=_list("SPACEX_ALERT_EMAILS"),
-            docker=DockerConfig.from_env() if mode == "docker" else None,
-            ecs=EcsConfig.from_env() if mode == "ecs" else None,
-        )
+        """Read the environment; a bad value fails the parse naming its variable."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = str(first["loc"][0])
+            env = field if field.startswith("SPACEX_") else f"SPACEX_AIRFLOW_{field.upper()}"
+            raise ValueError(f"{env}={first.get('input')!r}: {first['msg']}") from None
+
+    @property
+    def mode(self) -> ExecutionMode:
+        return self.execution_mode
+
+    @property
+    def retry_delay(self) -> timedelta:
+        return timedelta(seconds=self.retry_delay_s)
+
+    @property
+    def max_retry_delay(self) -> timedelta:
+        return timedelta(seconds=self.max_retry_delay_s)
+
+    @property
+    def timeouts(self) -> dict[str, timedelta]:
+        scale = self.timeout_scale
+        return {k: timedelta(seconds=v * scale) for k, v in DEFAULT_TIMEOUTS_S.items()}
+
+    @property
+    def dagrun_timeout(self) -> timedelta:
+        return timedelta(hours=3)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dbt_manifest or self.dbt_project_dir / "target" / "manifest.json"
+
+    @property
+    def docker(self) -> DockerConfig:
+        return DockerConfig()
+
+    @property
+    def ecs(self) -> EcsConfig:
+        return EcsConfig()

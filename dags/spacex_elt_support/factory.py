@@ -1,26 +1,32 @@
-"""Build the DAG's five tasks for an execution mode: python (in-process), docker or ecs.
+"""Build the DAG's tasks for an execution mode: python (in-process), docker or ecs.
 
-All modes run the same stages with the same references: the run's ingest date (start of the
-data interval, else the logical date, else when the run was triggered) and a lake-safe run id
-derived from Airflow's run id and the try number, so a retried or cleared extract lands a new
+One contract for every mode: the ingest date and the lake run id come from the same two
+templates, rendered once by the extract task; the extract task's XCom names the raw objects it
+landed and the load task loads exactly those; the report reads the ledger rows of that lake
+run id. A retried or cleared extract gets a new run id (`.try<N>`), so it lands a new
 immutable raw object and the load replaces that date's batch in the warehouse.
+
+python mode: extract → load → dbt task group (one task per model, then the tests; Cosmos) →
+report. docker/ecs modes run the ETL image's CLI: extract → load → dbt_run → dbt_test →
+report — one dbt task per command there (see `part-2/README.md` for why not Cosmos's
+container modes).
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Mapping
-from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
-from spacex_elt_support import alerts, steps
-from spacex_elt_support.config import DagConfig, lake_safe
+from spacex_elt_support import alerts, assets, steps
+from spacex_elt_support.config import DagConfig
 
 INGEST_DATE = (
     "{{ (data_interval_start or logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}"
 )
 LAKE_RUN_ID = "{{ run_id | lake_safe }}.try{{ ti.try_number }}"
+EXTRACT_RUN_ID = "{{ ti.xcom_pull(task_ids='extract') | run_id_of }}"
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY", re.IGNORECASE)
 
@@ -33,28 +39,15 @@ def default_args(cfg: DagConfig) -> dict[str, Any]:
         "retry_delay": cfg.retry_delay,
         "retry_exponential_backoff": cfg.retry_backoff,
         "max_retry_delay": cfg.max_retry_delay,
-        "on_failure_callback": alerts.on_failure,
+        "on_failure_callback": alerts.failure_callbacks(cfg),
         "on_retry_callback": alerts.on_retry,
         "depends_on_past": False,
     }
 
 
-def ingest_date(context: Mapping[str, Any]) -> date:
-    """The batch's logical date: the data interval's start, else the logical date / run_after."""
-    dag_run = context.get("dag_run")
-    moment: datetime | None = (
-        context.get("data_interval_start")
-        or context.get("logical_date")
-        or getattr(dag_run, "run_after", None)
-    )
-    if moment is None:
-        raise ValueError("the DAG run has no data interval, logical date or run_after")
-    return moment.date()
-
-
-def lake_run_id(context: Mapping[str, Any]) -> str:
-    """`<airflow run id, path-safe>.try<N>`: unique per attempt, traceable to the DAG run."""
-    return f"{lake_safe(str(context['run_id']))}.try{context['ti'].try_number}"
+def mart_models(cfg: DagConfig) -> list[str]:
+    """The dbt models under `models/marts/` (their tasks declare the mart Assets)."""
+    return sorted(p.stem for p in (Path(cfg.dbt_project_dir) / "models" / "marts").rglob("*.sql"))
 
 
 def container_commands(cfg: DagConfig) -> dict[str, list[str]]:
@@ -65,12 +58,25 @@ def container_commands(cfg: DagConfig) -> dict[str, list[str]]:
         extract += ["--cores-input", "{{ params.cores_input }}"]
     return {
         "extract": [*extract, "--json"],
-        # The newest raw objects of the date = those this run's extract landed (max_active_runs=1).
-        "load": ["load", "--date", INGEST_DATE, "--json"],
+        # + `--raw-uri <uri>` for each object the extract landed (operators.with_raw_uris)
+        "load": ["load", "--json"],
         "dbt_run": ["transform", "--command", "run", "--json"],
         "dbt_test": ["transform", "--command", "test", "--json"],
-        "report": ["answers", "--json"],
+        "report": ["report", "--run-id", EXTRACT_RUN_ID, "--json"],
     }
+
+
+def task_assets(cfg: DagConfig) -> dict[str, dict[str, Any]]:
+    """Inlets/outlets per task: lake → raw tables → marts."""
+    return {
+        "extract": {"outlets": assets.lake()},
+        "load": {"inlets": assets.lake(), "outlets": assets.raw_tables()},
+        "dbt_run": {"inlets": assets.raw_tables(), "outlets": marts(cfg)},
+    }
+
+
+def marts(cfg: DagConfig) -> list[Any]:
+    return [assets.mart(model) for model in mart_models(cfg)]
 
 
 def build_tasks(cfg: DagConfig) -> list[Any]:
@@ -79,77 +85,69 @@ def build_tasks(cfg: DagConfig) -> list[Any]:
         return _python_tasks(cfg)
     commands = container_commands(cfg)
     make = _docker_task if cfg.mode == "docker" else _ecs_task
-    tasks = [make(cfg, task_id, command) for task_id, command in commands.items()]
+    lineage = task_assets(cfg)
+    tasks = [
+        make(cfg, task_id, command, **lineage.get(task_id, {}))
+        for task_id, command in commands.items()
+    ]
     for upstream, downstream in itertools.pairwise(tasks):
         upstream >> downstream
     return tasks
 
 
 def _python_tasks(cfg: DagConfig) -> list[Any]:
-    from airflow.sdk import get_current_context, task
+    from spacex_elt_support.dbt_group import dbt_task_group
+    from spacex_elt_support.operators import StepOperator
 
     timeouts = cfg.timeouts
-
-    @task(task_id="extract", multiple_outputs=True, execution_timeout=timeouts["extract"])
-    def extract() -> dict[str, Any]:
-        """Land the source raw in the lake for this run's data interval."""
-        context = get_current_context()
-        params = context["params"]
-        return steps.extract(
-            ingest_date(context),
-            lake_run_id(context),
-            str(params["input"]),
-            params.get("cores_input") or None,
-        )
-
-    @task(task_id="load", execution_timeout=timeouts["load"])
-    def load(raw_uris: list[str]) -> dict[str, Any]:
-        """Validate and load exactly the raw objects the extract landed (replaces the batch)."""
-        return steps.load(raw_uris)
-
-    @task(task_id="dbt_run", execution_timeout=timeouts["dbt_run"])
-    def dbt_run() -> dict[str, Any]:
-        """`dbt run`: build the staging, intermediate and mart models."""
-        return steps.dbt(["run"])
-
-    @task(task_id="dbt_test", execution_timeout=timeouts["dbt_test"])
-    def dbt_test() -> dict[str, Any]:
-        """`dbt test`: data tests and unit tests; any failure fails the DAG run."""
-        return steps.dbt(["test"])
-
-    @task(task_id="report", execution_timeout=timeouts["report"])
-    def report() -> dict[str, Any]:
-        """Publish Q1/Q2 and the run's stats (log lines + this task's XCom)."""
-        context = get_current_context()
-        ti = context["ti"]
-        return steps.report(
-            ingest_date(context).isoformat(),
-            str(context["run_id"]),
-            ti.xcom_pull(task_ids="load") or {},
-            [ti.xcom_pull(task_ids="dbt_run"), ti.xcom_pull(task_ids="dbt_test")],
-        )
-
-    # XComArgs: typed as Any because Airflow resolves them to values only when a task runs.
-    # Only extract → load passes data (the raw URIs); the rest is a plain chain, and the
-    # report pulls the stats it publishes.
-    landed: Any = extract()
-    loaded: Any = load(landed["raw_uris"])
-    ran: Any = dbt_run()
-    tested: Any = dbt_test()
-    published: Any = report()
-    loaded >> ran >> tested >> published
-    return [landed.operator, loaded.operator, ran.operator, tested.operator, published.operator]
+    lineage = task_assets(cfg)
+    extract = StepOperator(
+        task_id="extract",
+        python_callable=steps.extract,
+        op_kwargs={
+            "ingest_date": INGEST_DATE,
+            "run_id": LAKE_RUN_ID,
+            "input_location": "{{ params.input }}",
+            "cores_input": "{{ params.cores_input or '' }}",
+        },
+        execution_timeout=timeouts["extract"],
+        doc_md="Land the source raw in the lake for this run's data interval.",
+        **lineage["extract"],
+    )
+    load = StepOperator(
+        task_id="load",
+        python_callable=steps.load,
+        op_kwargs={"extracted": extract.output},
+        execution_timeout=timeouts["load"],
+        doc_md="Validate and load exactly the raw objects the extract landed.",
+        **lineage["load"],
+    )
+    dbt = dbt_task_group(cfg, default_args(cfg))
+    report = StepOperator(
+        task_id="report",
+        python_callable=steps.report,
+        op_kwargs={
+            "ingest_date": INGEST_DATE,
+            "extracted": extract.output,
+            "load_summary": load.output,
+        },
+        execution_timeout=timeouts["report"],
+        doc_md="Q1/Q2 and the data-quality page (lake reports zone); the page's URI in XCom.",
+    )
+    extract >> load >> dbt >> report
+    return [extract, load, dbt, report]
 
 
-def _docker_task(cfg: DagConfig, task_id: str, command: list[str]) -> Any:
+def _docker_task(cfg: DagConfig, task_id: str, command: list[str], **lineage: Any) -> Any:
     import os
 
     from airflow.providers.docker.operators.docker import DockerOperator
     from docker.types import Mount
 
+    from spacex_elt_support.operators import with_raw_uris
+
     docker = cfg.docker
-    assert docker is not None
-    forwarded = {name: os.environ[name] for name in docker.env_names if os.environ.get(name)}
+    forwarded = {name: os.environ[name] for name in docker.env if os.environ.get(name)}
     for name in ("SPACEX_PG_PASSWORD", "SPACEX_REDSHIFT_PASSWORD"):
         if os.environ.get(name):
             forwarded[name] = os.environ[name]
@@ -161,32 +159,36 @@ def _docker_task(cfg: DagConfig, task_id: str, command: list[str]) -> Any:
     if docker.data_volume:
         environment["SPACEX_DATA_DIR"] = docker.data_dir
         mounts.append(Mount(target=docker.data_dir, source=docker.data_volume, type="volume"))
-    return DockerOperator(
+    operator = with_raw_uris(DockerOperator) if task_id == "load" else DockerOperator
+    return operator(
         task_id=task_id,
         image=docker.image,
         command=command,
         environment=environment,
         private_environment=secrets,
-        docker_url=docker.docker_url,
-        network_mode=docker.network_mode,
+        docker_url=docker.url,
+        network_mode=docker.network,
         mounts=mounts,
         mount_tmp_dir=False,
         auto_remove="success",
-        do_xcom_push=False,
+        do_xcom_push=task_id in ("extract", "report"),  # the CLI's last `--json` line
         execution_timeout=cfg.timeouts[task_id],
+        **lineage,
     )
 
 
-def _ecs_task(cfg: DagConfig, task_id: str, command: list[str]) -> Any:
+def _ecs_task(cfg: DagConfig, task_id: str, command: list[str], **lineage: Any) -> Any:
     from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
 
+    from spacex_elt_support.operators import with_raw_uris
+
     ecs = cfg.ecs
-    assert ecs is not None
     override: dict[str, Any] = {"name": ecs.container_name, "command": command}
-    return EcsRunTaskOperator(
+    operator = with_raw_uris(EcsRunTaskOperator) if task_id == "load" else EcsRunTaskOperator
+    return operator(
         task_id=task_id,
-        cluster=ecs.cluster,
-        task_definition=ecs.task_definition,
+        cluster=ecs.cluster_ref,
+        task_definition=ecs.task_definition_ref,
         launch_type=ecs.launch_type,
         overrides={"containerOverrides": [override]},
         network_configuration={
@@ -204,6 +206,8 @@ def _ecs_task(cfg: DagConfig, task_id: str, command: list[str]) -> Any:
         reattach=True,  # a retried Airflow task re-attaches to its running ECS task
         aws_conn_id=ecs.aws_conn_id,
         region_name=ecs.region,
-        do_xcom_push=False,
+        # The CLI's last `--json` line, read back from CloudWatch Logs (needs the log group).
+        do_xcom_push=task_id in ("extract", "report") and bool(ecs.awslogs_group),
         execution_timeout=cfg.timeouts[task_id],
+        **lineage,
     )

@@ -2,21 +2,79 @@
 
 Each function imports `spacex_etl` when it runs (never at DAG-parse time), takes and returns
 small JSON-able values — references such as lake URIs and counts, never data — and raises on
-failure so that Airflow retries and alerts.
+failure so that Airflow retries and alerts. Extract and load also return `lineage`: the
+OpenLineage datasets they read and wrote (see `operators.StepOperator`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import date
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlparse
 
 log = logging.getLogger("spacex_elt.steps")
 
 
+def raw_uris_of(extracted: Any) -> list[str]:
+    """The raw URIs in an extract task's XCom: a dict (python mode) or the CLI's `--json` line
+    (docker/ecs modes). The one contract every mode's load follows."""
+    if isinstance(extracted, str):
+        extracted = json.loads(extracted.strip().splitlines()[-1])
+    uris = [str(item["raw_uri"]) for item in extracted.get("landed", [])]
+    if not uris:
+        raise ValueError(f"the extract task handed over no raw objects: {extracted!r:.200}")
+    return uris
+
+
+def run_id_of(extracted: Any) -> str:
+    """The lake run id in an extract task's XCom (dict or the CLI's `--json` line)."""
+    if isinstance(extracted, str):
+        extracted = json.loads(extracted.strip().splitlines()[-1])
+    return str(extracted["run_id"])
+
+
+def dbt_environment() -> dict[str, str]:
+    """The variables `dbt_spacex/profiles.yml` reads, for the configured warehouse."""
+    from spacex_etl import transform
+    from spacex_etl.config import Settings
+
+    settings = Settings()
+    make_env = getattr(transform, "dbt_env", None)
+    if make_env is not None:
+        return dict(make_env(settings))
+    from spacex_etl.warehouse import open_warehouse
+
+    return dict(open_warehouse(settings).dbt_env())  # type: ignore[attr-defined]
+
+
+def object_dataset(uri: str) -> tuple[str, str]:
+    """OpenLineage (namespace, name) of a lake object: `s3://bucket` + key, or `file` + path."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3":
+        return f"s3://{parsed.netloc}", parsed.path.lstrip("/")
+    return "file", uri
+
+
+def table_dataset(env: dict[str, str], schema: str, table: str) -> tuple[str, str]:
+    """OpenLineage (namespace, name) of a warehouse table, named the way the OpenLineage dbt
+    integration (which Cosmos runs) names dbt's sources and models, so the graphs join."""
+    warehouse = env["SPACEX_WAREHOUSE"]
+    if warehouse == "duckdb":
+        path = env["SPACEX_DUCKDB_PATH"]
+        return f"duckdb://{path}", f"{PurePosixPath(path).stem}.{schema}.{table}"
+    if warehouse == "postgres":
+        namespace = f"postgres://{env['SPACEX_PG_HOST']}:{env['SPACEX_PG_PORT']}"
+        return namespace, f"{env['SPACEX_PG_DATABASE']}.{schema}.{table}"
+    namespace = f"redshift://{env['SPACEX_REDSHIFT_HOST']}:{env['SPACEX_REDSHIFT_PORT']}"
+    return namespace, f"{env['SPACEX_REDSHIFT_DATABASE']}.{schema}.{table}"
+
+
 def extract(
-    ingest_date: date, run_id: str, input_location: str, cores_input: str | None
+    ingest_date: str, run_id: str, input_location: str, cores_input: str | None
 ) -> dict[str, Any]:
     """Land the source, unchanged, in the lake's raw zone for this data interval."""
     from dataclasses import asdict
@@ -25,7 +83,9 @@ def extract(
     from spacex_etl.config import Settings
 
     start = time.perf_counter()
-    landed = pipeline.extract(Settings(), ingest_date, run_id, input_location, cores_input)
+    landed = pipeline.extract(
+        Settings(), date.fromisoformat(ingest_date), run_id, input_location, cores_input or None
+    )
     log.info(
         "extract ingest_date=%s run_id=%s landed=%s in %.1fs",
         ingest_date,
@@ -34,59 +94,62 @@ def extract(
         time.perf_counter() - start,
     )
     return {
-        "ingest_date": ingest_date.isoformat(),
+        "ingest_date": ingest_date,
         "run_id": run_id,
         "raw_uris": [item.raw_uri for item in landed],
         "landed": [asdict(item) for item in landed],
+        "lineage": {"inputs": [], "outputs": [object_dataset(i.raw_uri) for i in landed]},
     }
 
 
-def load(raw_uris: list[str]) -> dict[str, Any]:
+def load(extracted: Any) -> dict[str, Any]:
     """Validate, stage and load exactly the raw objects the extract task landed."""
     from spacex_etl import pipeline
     from spacex_etl.config import Settings
 
+    raw_uris = raw_uris_of(extracted)
+    settings = Settings()
     start = time.perf_counter()
-    loaded = pipeline.load(Settings(), raw_uris=list(raw_uris))
+    loaded = pipeline.load(settings, raw_uris=raw_uris)
     rows: dict[str, int] = {}
     for item in loaded:
         rows.update(item.rows)
+    env = dbt_environment()
     summary = {
-        "raw_uris": list(raw_uris),
+        "raw_uris": raw_uris,
         "rows": rows,
         "by_resource": {
             item.resource: item.counts() | {"quarantine_uri": item.quarantine_uri}
             for item in loaded
         },
         "seconds": round(time.perf_counter() - start, 3),
+        "lineage": {
+            "inputs": [object_dataset(uri) for uri in raw_uris],
+            "outputs": [table_dataset(env, settings.raw_schema, t) for t in [*rows, "load_ledger"]],
+        },
     }
     log.info("load rows=%s in %.1fs", rows, summary["seconds"])
     return summary
 
 
-def dbt(command: list[str]) -> dict[str, Any]:
-    """Run `dbt run` or `dbt test` in-process; a failing model or test fails the task."""
+def release_duckdb() -> None:
+    """Close the DuckDB connection dbt-duckdb keeps after an in-process dbt run (Cosmos's dbt
+    runner, `dag.test`), so the next task in this process can open the file."""
     from spacex_etl import transform
+
+    transform._release_duckdb()
+
+
+def report(ingest_date: str, extracted: Any, load_summary: dict[str, Any]) -> dict[str, Any]:
+    """Read Q1/Q2, write the data-quality page to the lake's reports zone, publish both."""
+    from spacex_etl import report as reporting
     from spacex_etl.config import Settings
 
-    start = time.perf_counter()
-    summary = transform.run_dbt(Settings(), command[0])  # type: ignore[arg-type]
-    summary["seconds"] = round(time.perf_counter() - start, 3)
-    log.info(
-        "dbt %s statuses=%s in %.1fs", summary["command"], summary["statuses"], summary["seconds"]
-    )
-    return summary
-
-
-def report(
-    ingest_date: str, run_id: str, load_summary: dict[str, Any], dbt_summaries: list[Any]
-) -> dict[str, Any]:
-    """Read Q1/Q2 from the answer models and publish them with the run's stats."""
-    from spacex_etl import report as answers_report
-    from spacex_etl.config import Settings
-
+    release_duckdb()
+    run_id = run_id_of(extracted)
     settings = Settings()
-    answers = answers_report.answers(settings)
+    answers = reporting.answers(settings)
+    report_uri = reporting.publish(settings, run_id=run_id, found=answers)
     q1 = answers["q1_max_reuse"]
     published = {
         "ingest_date": ingest_date,
@@ -94,7 +157,7 @@ def report(
         "warehouse": settings.warehouse,
         "rows": load_summary.get("rows", {}),
         "by_resource": load_summary.get("by_resource", {}),
-        "dbt": [s for s in dbt_summaries if s],
+        "report_uri": report_uri,
         "q1_max_reuse": q1["value"],
         "q1_cores": [c.get("core_serial") or c.get("core_id") for c in q1["cores"]],
         "q2_flights": len(answers["q2_cores"]),
@@ -102,7 +165,8 @@ def report(
         "answers": answers,
     }
     log.info(
-        "report ingest_date=%s run_id=%s rows=%s Q1=%s (%s) Q2=%s flights by %s cores",
+        "report ingest_date=%s run_id=%s rows=%s Q1=%s (%s) Q2=%s flights by %s cores; "
+        "data-quality report %s",
         ingest_date,
         run_id,
         published["rows"],
@@ -110,5 +174,6 @@ def report(
         ", ".join(str(c) for c in published["q1_cores"]),
         published["q2_flights"],
         published["q2_distinct_cores"],
+        report_uri,
     )
     return published

@@ -6,6 +6,7 @@ here at import time of this conftest — before any test module below imports Ai
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -23,6 +24,8 @@ if "airflow.configuration" in sys.modules and not os.environ.get("SPACEX_TEST_AI
     raise RuntimeError("airflow was imported before tests/dags/conftest.py could configure it")
 
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="spacex-airflow-"))
+OPENLINEAGE_FILE = AIRFLOW_HOME / "openlineage.jsonl"
+MANIFEST = AIRFLOW_HOME / "dbt-target" / "manifest.json"
 os.environ.update(
     {
         "SPACEX_TEST_AIRFLOW_HOME": str(AIRFLOW_HOME),
@@ -33,6 +36,14 @@ os.environ.update(
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{AIRFLOW_HOME / 'airflow.db'}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        # What docker/airflow/standalone.sh and the image set: no usage telemetry (offline),
+        # orjson for the dbt manifest, OpenLineage events into a file the tests read.
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__COSMOS__ENABLE_ORJSON_PARSER": "True",
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "spacex-elt-tests",
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(
+            {"type": "file", "log_file_path": str(OPENLINEAGE_FILE), "append": True}
+        ),
     }
 )
 pytest.importorskip("airflow", reason="the airflow dependency group is not installed")
@@ -52,6 +63,28 @@ def airflow_db() -> Path:
 
     db.initdb()
     return AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    """The manifest `make dbt-manifest` builds (`dbt parse`, no warehouse), once per session."""
+    if not MANIFEST.is_file():
+        from dbt.cli.main import dbtRunner
+
+        project = REPO / "dbt_spacex"
+        args = ["parse", "--project-dir", str(project), "--profiles-dir", str(project)]
+        args += ["--target", "duckdb", "--target-path", str(MANIFEST.parent), "--quiet"]
+        result = dbtRunner().invoke([*args, "--log-path", str(AIRFLOW_HOME / "dbt-logs")])
+        assert result.success, result.exception
+    return MANIFEST
+
+
+@pytest.fixture(autouse=True)
+def _dbt_manifest_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the DAG at the session's manifest (the root conftest clears SPACEX_* per test)."""
+    if "airflow_db" in request.fixturenames:
+        manifest = request.getfixturevalue("dbt_manifest")
+        monkeypatch.setenv("SPACEX_AIRFLOW_DBT_MANIFEST", str(manifest))
 
 
 @pytest.fixture

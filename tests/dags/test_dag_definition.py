@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import json
 import os
 import subprocess
 import sys
@@ -14,7 +14,10 @@ import pytest
 
 from tests.dags.conftest import DAGS, load_dag
 
-TASKS = ["extract", "load", "dbt_run", "dbt_test", "report"]
+TASKS = ["extract", "load", "dbt_run", "dbt_test", "report"]  # docker/ecs modes
+MODELS = sorted(p.stem for p in (DAGS.parent / "dbt_spacex" / "models").rglob("*.sql"))
+MARTS = sorted(p.stem for p in (DAGS.parent / "dbt_spacex" / "models" / "marts").rglob("*.sql"))
+TEST_TASK = "dbt.dbt_spacex_test"
 
 
 def test_dagbag_has_no_import_errors_and_only_our_dag(airflow_db: Path) -> None:
@@ -25,11 +28,79 @@ def test_dagbag_has_no_import_errors_and_only_our_dag(airflow_db: Path) -> None:
     assert sorted(bag.dag_ids) == ["spacex_elt"]  # the support package is not parsed as DAGs
 
 
-def test_tasks_run_in_order(python_dag: Any) -> None:
-    assert sorted(python_dag.task_ids) == sorted(TASKS)
-    for upstream, downstream in itertools.pairwise(TASKS):
-        assert python_dag.get_task(upstream).downstream_task_ids == {downstream}
-    assert python_dag.get_task("extract").upstream_task_ids == set()
+def _assert_one_task_per_model_then_tests(dag: Any) -> None:
+    model_tasks = {f"dbt.{model}_run" for model in MODELS}
+    assert set(dag.task_ids) == {"extract", "load", "report", TEST_TASK} | model_tasks
+    assert dag.get_task("extract").upstream_task_ids == set()
+    assert dag.get_task("extract").downstream_task_ids >= {"load"}
+    staging = {t for t in model_tasks if t.startswith("dbt.stg_")}
+    assert dag.get_task("load").downstream_task_ids >= staging
+    tests = dag.get_task(TEST_TASK)
+    # every model runs before the tests, the tests before the report
+    assert {t.task_id for t in tests.get_flat_relatives(upstream=True)} >= model_tasks
+    assert TEST_TASK in dag.get_task("report").upstream_task_ids
+    assert dag.get_task("dbt.q2_cores_reused_within_50_days_run").upstream_task_ids == {
+        "dbt.fct_core_reuse_run"
+    }
+
+
+def test_python_mode_has_one_task_per_model_then_the_tests(python_dag: Any) -> None:
+    from cosmos.operators.local import DbtRunLocalOperator, DbtTestLocalOperator
+
+    _assert_one_task_per_model_then_tests(python_dag)
+    run = python_dag.get_task("dbt.fct_launches_run")
+    assert isinstance(run, DbtRunLocalOperator)
+    assert isinstance(python_dag.get_task(TEST_TASK), DbtTestLocalOperator)
+    assert run.invocation_mode.value == "dbt_runner"  # in-process dbt, no subprocess
+
+
+def test_without_a_manifest_cosmos_parser_renders_the_same_tasks(airflow_db: Path) -> None:
+    dag = load_dag(SPACEX_AIRFLOW_DBT_MANIFEST=str(DAGS / "no-such-manifest.json"))
+    _assert_one_task_per_model_then_tests(dag)
+
+
+def test_assets_lake_to_raw_tables_to_marts(python_dag: Any) -> None:
+    from spacex_elt_support import assets
+
+    from spacex_etl.schema import RESOURCE_TABLES
+
+    def uris(items: Any) -> set[str]:
+        return {item.uri for item in items}
+
+    assert set(assets.RAW_TABLES) == {t for tables in RESOURCE_TABLES.values() for t in tables}
+    lake = {"x-spacex://lake/raw/launches", "x-spacex://lake/raw/cores"}
+    raw = {f"x-spacex://warehouse/raw/{table}" for table in assets.RAW_TABLES}
+    assert uris(python_dag.get_task("extract").outlets) == lake
+    assert uris(python_dag.get_task("load").inlets) == lake
+    assert uris(python_dag.get_task("load").outlets) == raw
+    for model in MODELS:
+        outlets = uris(python_dag.get_task(f"dbt.{model}_run").outlets)
+        expected = {f"x-spacex://warehouse/marts/{model}"} if model in MARTS else set()
+        assert outlets == expected, model
+    assert "q1_max_core_reuse" in MARTS
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "/proc/self/environ",
+        "file:///etc/passwd",
+        "http://169.254.169.254/latest/meta-data/",
+        "launches.json",
+        "https://api.spacexdata.com/v5/launches\n--input=/etc/passwd",
+    ],
+)
+def test_input_param_refuses_local_paths_and_non_https(python_dag: Any, source: str) -> None:
+    from airflow.sdk.exceptions import ParamValidationError
+
+    for name in ("input", "cores_input"):
+        with pytest.raises(ParamValidationError):
+            python_dag.params.get_param(name).resolve(value=source)
+
+
+@pytest.mark.parametrize("source", ["snapshot", "https://api.spacexdata.com/v5/launches"])
+def test_input_param_accepts_snapshot_and_https_urls(python_dag: Any, source: str) -> None:
+    assert python_dag.params.get_param("input").resolve(value=source) == source
 
 
 def test_schedule_and_run_policy(python_dag: Any) -> None:
@@ -94,7 +165,7 @@ def test_bad_execution_mode_is_an_import_error_naming_the_variable(airflow_db: P
     assert "SPACEX_AIRFLOW_EXECUTION_MODE='kubernetes'" in message
 
 
-def test_parsing_imports_neither_the_pipeline_nor_dbt() -> None:
+def test_parsing_imports_neither_the_pipeline_nor_dbt(airflow_db: Path) -> None:
     """Parse-time cost: the DAG file must not import spacex_etl, dbt or a provider operator."""
     code = (
         "import sys, runpy; sys.path.insert(0, sys.argv[1]); "
@@ -107,15 +178,23 @@ def test_parsing_imports_neither_the_pipeline_nor_dbt() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code, str(DAGS)], capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.strip().splitlines()[-1] == "[]"  # (Cosmos logs before it)
 
 
 def _render(dag: Any, template: str, **context: Any) -> str:
+    context.setdefault("ti", _TI())
     return str(dag.get_template_env().from_string(template).render(**context))
 
 
 class _TI:
     try_number = 2
+
+    def __init__(self, xcom: Any = None) -> None:
+        self.xcom = xcom
+
+    def xcom_pull(self, task_ids: str) -> Any:
+        assert task_ids == "extract"
+        return self.xcom
 
 
 def _context(dag: Any) -> dict[str, Any]:
@@ -125,7 +204,6 @@ def _context(dag: Any) -> dict[str, Any]:
         "logical_date": start,
         "dag_run": None,
         "run_id": "scheduled__2024-06-01T00:00:00+00:00",
-        "ti": _TI(),
         "params": dict(dag.params),
     }
 
@@ -167,11 +245,38 @@ def test_docker_mode_runs_the_etl_image_with_the_cli(airflow_db: Path) -> None:
         "snapshot",
         "--json",
     ]
-    load = [_render(dag, part, **_context(dag)) for part in ops["load"].command]
-    assert load == ["load", "--date", "2024-06-01", "--json"]
+    assert extract.do_xcom_push is True  # the CLI's `--json` line names the raw objects
+    assert ops["load"].command == ["load", "--json"]  # + --raw-uri per landed object, below
     assert ops["dbt_run"].command == ["transform", "--command", "run", "--json"]
     assert ops["dbt_test"].command == ["transform", "--command", "test", "--json"]
-    assert ops["report"].command == ["answers", "--json"]
+    xcom = json.dumps({"run_id": "r1.try2", "landed": [{"raw_uri": "s3://b/raw/l.json"}]})
+    report = [_render(dag, p, **_context(dag), ti=_TI(xcom)) for p in ops["report"].command]
+    assert report == ["report", "--run-id", "r1.try2", "--json"]
+    assert {a.uri for a in ops["load"].outlets} >= {"x-spacex://warehouse/raw/launches"}
+    assert {a.uri for a in ops["dbt_run"].outlets} == {
+        f"x-spacex://warehouse/marts/{m}" for m in MARTS
+    }
+
+
+def test_container_load_gets_exactly_the_raw_uris_the_extract_landed() -> None:
+    from spacex_elt_support import operators
+
+    line = json.dumps(
+        {
+            "run_id": "r1.try1",
+            "landed": [{"raw_uri": "s3://lake/raw/a/launches.json"}, {"raw_uri": "/l/cores.json"}],
+        }
+    )
+    logs = "2024-06-01 INFO landed ...\n" + line  # DockerOperator pushes the last log line
+    context = {"ti": _TI(logs)}
+    assert operators.raw_uri_args(context) == [
+        "--raw-uri",
+        "s3://lake/raw/a/launches.json",
+        "--raw-uri",
+        "/l/cores.json",
+    ]
+    with pytest.raises(ValueError, match="no raw objects"):
+        operators.raw_uri_args({"ti": _TI(json.dumps({"run_id": "r", "landed": []}))})
 
 
 def test_ecs_mode_runs_fargate_tasks_from_env(airflow_db: Path) -> None:

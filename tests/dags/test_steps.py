@@ -1,58 +1,66 @@
-"""The python-mode task bodies: a failing dbt test fails the task with a message naming it."""
+"""The python-mode step helpers: one XCom contract for every mode; lineage names dbt's way."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
+import json
 
 import pytest
 
 
-def _node(name: str, status: str, message: str = "") -> Any:
-    return SimpleNamespace(node=SimpleNamespace(name=name), status=status, message=message)
-
-
-def test_failing_dbt_test_raises_naming_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_raw_uris_come_from_a_dict_or_the_clis_json_line() -> None:
     from spacex_elt_support import steps
 
-    from spacex_etl import transform
-    from spacex_etl.errors import TransformError
+    landed = {"run_id": "r.try1", "landed": [{"raw_uri": "/lake/a.json"}, {"raw_uri": "s3://b/c"}]}
+    assert steps.raw_uris_of(landed) == ["/lake/a.json", "s3://b/c"]
+    assert steps.raw_uris_of("log line\n" + json.dumps(landed)) == ["/lake/a.json", "s3://b/c"]
+    assert steps.run_id_of(json.dumps(landed)) == "r.try1"
+    with pytest.raises(ValueError, match="no raw objects"):
+        steps.raw_uris_of({"run_id": "r", "landed": []})
 
-    calls: list[list[str]] = []
 
-    def invoke(settings: Any, command: list[str]) -> Any:
-        calls.append(command)
-        return SimpleNamespace(
-            success=False,
-            result=[
-                _node(
-                    "unique_fct_launches_launch_id", "fail", "Got 2 results,\n configured to fail"
-                ),
-                _node("not_null_dim_cores_core_id", "pass"),
-            ],
-        )
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"SPACEX_WAREHOUSE": "duckdb", "SPACEX_DUCKDB_PATH": "/d/warehouse.duckdb"},
+            ("duckdb:///d/warehouse.duckdb", "warehouse.spacex_raw.launches"),
+        ),
+        (
+            {
+                "SPACEX_WAREHOUSE": "postgres",
+                "SPACEX_PG_HOST": "db",
+                "SPACEX_PG_PORT": "5432",
+                "SPACEX_PG_DATABASE": "wh",
+            },
+            ("postgres://db:5432", "wh.spacex_raw.launches"),
+        ),
+        (
+            {
+                "SPACEX_WAREHOUSE": "redshift",
+                "SPACEX_REDSHIFT_HOST": "c.x.eu-west-1.redshift.amazonaws.com",
+                "SPACEX_REDSHIFT_PORT": "5439",
+                "SPACEX_REDSHIFT_DATABASE": "dev",
+            },
+            ("redshift://c.x.eu-west-1.redshift.amazonaws.com:5439", "dev.spacex_raw.launches"),
+        ),
+    ],
+)
+def test_table_lineage_names_match_the_openlineage_dbt_integration(
+    env: dict[str, str], expected: tuple[str, str]
+) -> None:
+    from spacex_elt_support import steps
 
-    monkeypatch.setattr(transform, "invoke", invoke)
-    with pytest.raises(TransformError) as failed:
-        steps.dbt(["test"])
-    assert calls == [["test"]]
-    message = str(failed.value)
-    assert (
-        "dbt test failed: unique_fct_launches_launch_id (fail: Got 2 results, configured" in message
+    assert steps.table_dataset(env, "spacex_raw", "launches") == expected
+
+
+def test_lake_object_lineage_names() -> None:
+    from spacex_elt_support import steps
+
+    assert steps.object_dataset("s3://lake/raw/x/launches.json") == (
+        "s3://lake",
+        "raw/x/launches.json",
     )
-    assert "dbt.log" in message
-
-
-def test_passing_dbt_command_returns_its_statuses(monkeypatch: pytest.MonkeyPatch) -> None:
-    from spacex_elt_support import steps
-
-    from spacex_etl import transform
-
-    result = SimpleNamespace(success=True, result=[_node("a", "pass"), _node("b", "pass")])
-    monkeypatch.setattr(transform, "invoke", lambda settings, command: result)
-    summary = steps.dbt(["test"])
-    assert (summary["command"], summary["statuses"], summary["failures"]) == (
-        "test",
-        {"pass": 2},
-        [],
+    assert steps.object_dataset("/data/lake/raw/launches.json") == (
+        "file",
+        "/data/lake/raw/launches.json",
     )

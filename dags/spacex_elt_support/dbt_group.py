@@ -1,0 +1,116 @@
+"""The dbt project as Airflow tasks (astronomer-cosmos): one task per model, then the tests.
+
+- Rendering: from the `manifest.json` that `dbt parse` writes at build time (`make
+  dbt-manifest`, the Airflow image), so parsing the DAG runs no dbt and opens no warehouse.
+  Without a manifest Cosmos's own YAML/SQL parser (LoadMode.CUSTOM) renders the same graph
+  (slower, logged as a warning), so the DAG always imports.
+- Running: ExecutionMode.LOCAL with dbt's Python runner (InvocationMode.DBT_RUNNER), in the
+  task's process. Each task selects its model, so a cleared model reruns alone.
+- Tests: one task after all models (TestBehavior.AFTER_ALL) — the `extract → load → dbt run →
+  dbt test → report` order, one dbt start-up for ~90 data and unit tests instead of one per
+  model; a failing test names itself in the task log. Source freshness belongs to the report.
+- Connection: the warehouse's dbt variables are set in the task's own process just before dbt
+  starts (`on_execute_callback`), never in the DAG: no secret is serialised or shown.
+- Assets: each mart model's task declares its mart as an outlet (`assets.mart`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from spacex_elt_support import assets
+from spacex_elt_support.config import DagConfig
+
+log = logging.getLogger("spacex_elt.dbt_group")
+
+GROUP_ID = "dbt"
+MARTS_FOLDER = "marts"
+
+
+def set_dbt_environment(context: Any) -> None:
+    """`on_execute_callback`: the profile's variables for this warehouse, in this process."""
+    from spacex_elt_support import steps
+
+    os.environ.update(steps.dbt_environment())
+
+
+def release_duckdb(context: Any) -> None:
+    """Success/failure callback: let the next task in this process open the DuckDB file."""
+    from spacex_elt_support import steps
+
+    steps.release_duckdb()
+
+
+def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any]) -> Any:
+    """Build the Cosmos task group inside the current DAG context."""
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    manifest = cfg.manifest_path
+    if manifest.is_file():
+        load_method = LoadMode.DBT_MANIFEST
+        project = ProjectConfig(
+            dbt_project_path=cfg.dbt_project_dir,
+            manifest_path=manifest,
+            install_dbt_deps=False,
+        )
+    else:
+        log.warning(
+            "no dbt manifest at %s (run `make dbt-manifest`): rendering dbt with Cosmos's "
+            "parser instead",
+            manifest,
+        )
+        load_method = LoadMode.CUSTOM
+        project = ProjectConfig(dbt_project_path=cfg.dbt_project_dir, install_dbt_deps=False)
+    on_done = [release_duckdb]
+    group = DbtTaskGroup(
+        group_id=GROUP_ID,
+        project_config=project,
+        profile_config=ProfileConfig(
+            profile_name="spacex",
+            target_name=cfg.dbt_target,
+            profiles_yml_filepath=cfg.dbt_project_dir / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
+        ),
+        render_config=RenderConfig(
+            load_method=load_method,
+            test_behavior=TestBehavior.AFTER_ALL,
+            emit_datasets=False,  # our Assets are declared statically below
+            enable_mock_profile=False,
+        ),
+        operator_args={
+            "on_execute_callback": set_dbt_environment,
+            "on_success_callback": on_done,
+        },
+        default_args={
+            **default_args,
+            "on_failure_callback": [*default_args["on_failure_callback"], release_duckdb],
+            "execution_timeout": cfg.timeouts["dbt_run"],
+        },
+    )
+    _declare_marts_and_order_tests(group, cfg)
+    return group
+
+
+def _declare_marts_and_order_tests(group: Any, cfg: DagConfig) -> None:
+    """Mart models' tasks get their Asset outlet; the test task runs after every model."""
+    models = {}
+    for key, node in group.dbt_graph.filtered_nodes.items():
+        if str(getattr(node.resource_type, "value", node.resource_type)) != "model":
+            continue
+        task = group.tasks_map.get(key)  # keyed like the graph (unique id, or name for CUSTOM)
+        if task is None:
+            continue
+        models[task.task_id] = task
+        if MARTS_FOLDER in node.original_file_path.parts:
+            task.outlets = [*task.outlets, assets.mart(node.name)]
+    for task in group.children.values():
+        if task.task_id.endswith("_test") and task.task_id not in models:
+            task.execution_timeout = cfg.timeouts["dbt_test"]
+            for model in models.values():
+                if not model.downstream_task_ids & set(models):
+                    model >> task  # the tests wait for every leaf model
