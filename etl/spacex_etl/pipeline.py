@@ -390,7 +390,6 @@ def _refuse(warehouse: SqlWarehouse, rejected: Rejected) -> SpacexEtlError:
     """Record a refusal in the ledger (when the warehouse is reachable) and return its error."""
     if rejected.ledger_row is not None:
         warehouse.record(rejected.ledger_row)
-    log.error("%s", rejected.error)
     return rejected.error
 
 
