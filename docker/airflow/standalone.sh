@@ -8,6 +8,8 @@
 #   AIRFLOW_HOME   metadata, logs, password file (default <repo>/.airflow)
 #   RUN            how to run commands (default: uv run --no-sync)
 #   SPACEX_*       passed through to the tasks (e.g. SPACEX_WAREHOUSE=postgres)
+#   OPENLINEAGE_URL  send lineage to a Marquez-style HTTP backend (e.g. http://127.0.0.1:5000)
+#                  instead of the default file $SPACEX_DATA_DIR/lineage/openlineage.jsonl
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -27,8 +29,27 @@ export AIRFLOW__API__PORT="$port"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$port/execution/"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"
 export SPACEX_DATA_DIR="${SPACEX_DATA_DIR:-$repo/.spacex}"
+# Cosmos: no usage telemetry (it calls an external host), orjson for the dbt manifest.
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY="${AIRFLOW__COSMOS__ENABLE_TELEMETRY:-False}"
+export AIRFLOW__COSMOS__ENABLE_ORJSON_PARSER="${AIRFLOW__COSMOS__ENABLE_ORJSON_PARSER:-True}"
+# OpenLineage: a JSON-lines file under the data dir, unless OPENLINEAGE_URL names an HTTP
+# backend (the OpenLineage client then sends there) or a transport is configured explicitly.
+export AIRFLOW__OPENLINEAGE__NAMESPACE="${AIRFLOW__OPENLINEAGE__NAMESPACE:-spacex-elt}"
+lineage_file="$SPACEX_DATA_DIR/lineage/openlineage.jsonl"
+if [[ -z "${OPENLINEAGE_URL:-}" && -z "${AIRFLOW__OPENLINEAGE__TRANSPORT:-}" ]]; then
+  mkdir -p "$(dirname "$lineage_file")"
+  export AIRFLOW__OPENLINEAGE__TRANSPORT="{\"type\": \"file\", \"log_file_path\": \"$lineage_file\", \"append\": true}"
+fi
 
 mkdir -p "$AIRFLOW_HOME"
+# The dbt manifest Cosmos renders the dbt task group from (`dbt parse`: no warehouse needed);
+# rebuilt when a model, test, macro or the project file is newer than it.
+manifest="$repo/dbt_spacex/target/manifest.json"
+if [[ ! -f "$manifest" ]] || [[ -n "$(find "$repo/dbt_spacex" -newer "$manifest" \( -name '*.sql' -o -name '*.yml' \) -not -path '*/target/*' -print -quit)" ]]; then
+  echo "building the dbt manifest for the DAG ($manifest)"
+  # shellcheck disable=SC2086 # $run is a command line (e.g. "uv run --no-sync")
+  (cd "$repo" && $run dbt parse --project-dir dbt_spacex --profiles-dir dbt_spacex --target duckdb --quiet)
+fi
 passwords="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 url="http://127.0.0.1:$port"
 
@@ -38,7 +59,8 @@ Airflow standalone for spacex-elt
   login     user admin; the password is generated on first start into
             $passwords
   home      $AIRFLOW_HOME (SQLite metadata, logs)
-  data      $SPACEX_DATA_DIR (lake + DuckDB warehouse)
+  data      $SPACEX_DATA_DIR (lake + DuckDB warehouse; reports in lake/reports/)
+  lineage   ${OPENLINEAGE_URL:-$lineage_file}
 EOF
 
 # Print the login once the API server answers (in the background; standalone stays in front).
