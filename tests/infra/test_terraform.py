@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,8 @@ README = TERRAFORM / "README.md"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 MIRROR_ENV = "TF_PLUGIN_MIRROR"
 AWS_PROVIDER = Path("registry.terraform.io/hashicorp/aws")
+UNMUTATED = "unmutated"
+Proc = subprocess.CompletedProcess[str]
 
 
 def terraform() -> str:
@@ -70,7 +73,7 @@ def provider_mirror() -> Path | None:
     return next((c for c in candidates if (c / AWS_PROVIDER).is_dir()), None)
 
 
-def tf(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def tf(workdir: Path, *args: str) -> Proc:
     """Run `terraform <args>` in workdir, non-interactive, without colour or update checks."""
     env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
     env.pop("TF_DATA_DIR", None)
@@ -143,8 +146,8 @@ def run_blocks(tests_dir: Path) -> int:
     )
 
 
-def test_terraform_test_passes(tree: Path) -> None:
-    proc = tf(tree / ROOT, "test")
+def test_terraform_test_passes(tree: Path, terraform_test_runs: dict[str, Proc]) -> None:
+    proc = terraform_test_runs[UNMUTATED]
     assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-4000:]
     runs = run_blocks(tree / ROOT / "tests")
     assert runs >= 11
@@ -153,40 +156,36 @@ def test_terraform_test_passes(tree: Path) -> None:
 
 # One attribute broken in a copy of the tree; `terraform test` on the file that guards it must
 # fail and name the check (the tag its error_message starts with).
-MUTATIONS = [
-    pytest.param(
+MUTATIONS: dict[str, tuple[str, str, str, str, str]] = {
+    "redshift-public": (
         "modules/warehouse/main.tf",
         "publicly_accessible          = false",
         "publicly_accessible          = true",
         "warehouse",
         "redshift-private",
-        id="redshift-public",
     ),
-    pytest.param(
+    "copy-role-reads-raw": (
         "modules/warehouse/variables.tf",
         'default     = ["staged/spacex/"]',
         'default     = ["raw/spacex/", "staged/spacex/"]',
         "warehouse",
         "copy-role-staged-only",
-        id="copy-role-reads-raw",
     ),
-    pytest.param(
+    "copy-role-trusts-any-cluster": (
         "modules/warehouse/iam.tf",
         'variable = "aws:SourceArn"',
         'variable = "aws:SourceVpc"',
         "warehouse",
         "copy-role-trust",
-        id="copy-role-trusts-any-cluster",
     ),
-    pytest.param(
+    "bucket-allows-plain-http": (
         "modules/secure_bucket/main.tf",
         'variable = "aws:SecureTransport"\n      values   = ["false"]',
         'variable = "aws:SecureTransport"\n      values   = ["true"]',
         "buckets",
         "bucket-tls-only",
-        id="bucket-allows-plain-http",
     ),
-    pytest.param(
+    "ingress-from-anywhere": (
         "modules/network/security_groups.tf",
         '  ip_protocol                  = "-1"\n'
         "  referenced_security_group_id = aws_security_group.orchestrator.id\n}\n\n"
@@ -195,37 +194,46 @@ MUTATIONS = [
         'resource "aws_vpc_security_group_egress_rule" "orchestrator_self"',
         "network",
         "network-no-cidr-ingress",
-        id="ingress-from-anywhere",
     ),
-    pytest.param(
+    "mwaa-public": (
         "modules/orchestration/mwaa.tf",
         '"PRIVATE_ONLY"',
         '"PUBLIC_ONLY"',
         "mwaa",
         "mwaa-private",
-        id="mwaa-public",
     ),
-    pytest.param(
+    "task-role-reads-secrets": (
         "modules/etl_job/iam.tf",
         '    actions   = ["redshift:GetClusterCredentials"]\n',
         '    actions   = ["redshift:GetClusterCredentials", "secretsmanager:GetSecretValue"]\n',
         "etl_job",
         "task-role-actions",
-        id="task-role-reads-secrets",
     ),
-]
+}
 
 
-@pytest.mark.parametrize(("file", "old", "new", "tests_file", "check"), MUTATIONS)
+@pytest.fixture(scope="module")
+def terraform_test_runs(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Proc]:
+    """`terraform test` on the tree and on each mutant, side by side: CPU-bound, and minutes
+    one after the other. A mutant's run is filtered to the file that guards the property."""
+    jobs: dict[str, tuple[Path, list[str]]] = {UNMUTATED: (tree / ROOT, [])}
+    for name, (file, old, new, tests_file, _) in MUTATIONS.items():
+        mutant = copy_tree(tree, tmp_path_factory.mktemp(name) / "terraform")  # with .terraform/
+        text = (mutant / file).read_text()
+        assert text.count(old) == 1, f"{name}: anchor not found exactly once in {file}: {old!r}"
+        (mutant / file).write_text(text.replace(old, new))
+        jobs[name] = (mutant / ROOT, [f"-filter=tests/{tests_file}.tftest.hcl"])
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = {name: pool.submit(tf, d, "test", *args) for name, (d, args) in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.parametrize("mutation", sorted(MUTATIONS))
 def test_terraform_test_catches_the_mutation(
-    tree: Path, tmp_path: Path, file: str, old: str, new: str, tests_file: str, check: str
+    terraform_test_runs: dict[str, Proc], mutation: str
 ) -> None:
-    mutant = copy_tree(tree, tmp_path / "terraform")  # .terraform/ comes along: no new init
-    target = mutant / file
-    text = target.read_text()
-    assert text.count(old) == 1, f"mutation anchor not found exactly once in {file}: {old!r}"
-    target.write_text(text.replace(old, new))
-    proc = tf(mutant / ROOT, "test", f"-filter=tests/{tests_file}.tftest.hcl")
+    file, _, _, _, check = MUTATIONS[mutation]
+    proc = terraform_test_runs[mutation]
     assert proc.returncode != 0, f"terraform test passed with {file} mutated:\n{proc.stdout}"
     assert f"{check}:" in proc.stdout + proc.stderr, proc.stdout[-4000:] + proc.stderr[-2000:]
 
