@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,55 @@ def pg_settings(pg_available: None, tmp_path: Path) -> Iterator[Settings]:
     ) as conn:
         for schema in (settings.raw_schema, settings.dbt_schema):
             conn.execute(f'drop schema if exists "{schema}" cascade')
+
+
+# --- HTTP sources ------------------------------------------------------------------------------
+@dataclass
+class Server:
+    """A server answering every GET with `redirect_to` (a 302) or the snapshot's bytes."""
+
+    port: int = 0
+    hits: list[str] = field(default_factory=list)
+    redirect_to: str | None = None
+
+    def url(self, host: str = "127.0.0.1", path: str = "/v5/launches") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[], Server]]:
+    """Start as many servers as a test needs; all are stopped afterwards."""
+    running: list[ThreadingHTTPServer] = []
+
+    def start() -> Server:
+        server = Server()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.hits.append(self.path)
+                if server.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(SNAPSHOT_LAUNCHES.stat().st_size))
+                self.end_headers()
+                self.wfile.write(SNAPSHOT_LAUNCHES.read_bytes())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd.daemon_threads = True
+        server.port = httpd.server_address[1]
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        running.append(httpd)
+        return server
+
+    yield start
+    for httpd in running:
+        httpd.shutdown()
+        httpd.server_close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from moto import mock_aws
 from spacex_etl import pipeline
 from spacex_etl.config import HttpSettings, Settings, SourceSettings
 from spacex_etl.errors import ExtractError
-from tests.conftest import SNAPSHOT_LAUNCHES
+from tests.conftest import SNAPSHOT_LAUNCHES, Server
 
 
 @pytest.fixture
@@ -67,47 +67,27 @@ def test_extract_and_load_through_an_s3_lake(s3: object, tmp_path: Path) -> None
 
 
 def test_http_extract_streams_into_an_s3_lake_and_oversized_lands_nothing(
-    s3: object, tmp_path: Path
+    s3: object, tmp_path: Path, serve: Callable[[], Server]
 ) -> None:
     """From a local HTTP server into the S3 lake (moto): the body lands byte for byte; a body
     over the limit leaves no object and no unfinished multipart upload in the bucket."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     body = SNAPSHOT_LAUNCHES.read_bytes()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/v5/launches"
+    url = serve().url()
     source = SourceSettings(allowed_hosts=("127.0.0.1",), allow_http=True)
     s3 = boto3.client("s3")
-    try:
-        settings = Settings(data_dir=tmp_path / "a", lake_uri="s3://lake/prod", source=source)
-        [landed] = pipeline.extract(settings, date(2024, 6, 1), "r-http", url)
-        key = "prod/raw/spacex/launches/ingest_date=2024-06-01/r-http/launches.json"
-        assert s3.get_object(Bucket="lake", Key=key)["Body"].read() == body
-        assert landed.record_count == 205
+    settings = Settings(data_dir=tmp_path / "a", lake_uri="s3://lake/prod", source=source)
+    [landed] = pipeline.extract(settings, date(2024, 6, 1), "r-http", url)
+    key = "prod/raw/spacex/launches/ingest_date=2024-06-01/r-http/launches.json"
+    assert s3.get_object(Bucket="lake", Key=key)["Body"].read() == body
+    assert landed.record_count == 205
 
-        small = Settings(
-            data_dir=tmp_path / "b",
-            lake_uri="s3://lake/small",
-            source=source,
-            http=HttpSettings(max_bytes=1024),
-        )
-        with pytest.raises(ExtractError, match="exceeds SPACEX_HTTP_MAX_BYTES"):
-            pipeline.extract(small, date(2024, 6, 1), "r-big", url)
-        assert s3.list_objects_v2(Bucket="lake", Prefix="small/").get("KeyCount") == 0
-        assert s3.list_multipart_uploads(Bucket="lake").get("Uploads", []) == []
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    small = Settings(
+        data_dir=tmp_path / "b",
+        lake_uri="s3://lake/small",
+        source=source,
+        http=HttpSettings(max_bytes=1024),
+    )
+    with pytest.raises(ExtractError, match="exceeds SPACEX_HTTP_MAX_BYTES"):
+        pipeline.extract(small, date(2024, 6, 1), "r-big", url)
+    assert s3.list_objects_v2(Bucket="lake", Prefix="small/").get("KeyCount") == 0
+    assert s3.list_multipart_uploads(Bucket="lake").get("Uploads", []) == []

@@ -16,8 +16,9 @@ from spacex_etl.config import Settings, SourceSettings
 from spacex_etl.errors import ExtractError
 from spacex_etl.lake import open_lake
 from spacex_etl.sources import check_source
-from tests.conftest import SNAPSHOT_LAUNCHES, run_cli
-from tests.security.conftest import BODY, Server
+from tests.conftest import SNAPSHOT_LAUNCHES, Server, run_cli
+
+BODY = SNAPSHOT_LAUNCHES.read_bytes()
 
 DAY = date(2024, 6, 1)
 
