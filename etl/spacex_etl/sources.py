@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -116,6 +117,15 @@ def check_source(location: str, settings: Settings, *, local_ok: bool) -> str:
             f"source {location!r} refused: outside SPACEX_SOURCE_INBOX_DIR ({inbox})"
         )
     return str(resolved)
+
+
+def source_pattern(settings: Settings) -> str:
+    """A regular expression (JSON-schema `pattern`, e.g. for a DAG param) matching the sources
+    `check_source` accepts from someone else: `snapshot` or a URL on an allowed host. The DAG
+    validates with it at trigger time; the job still checks (redirects, credentials) itself."""
+    hosts = "|".join(re.escape(host) for host in settings.source.allowed_hosts) or "(?!)"
+    scheme = "https?" if settings.source.allow_http else "https"
+    return rf"^({SNAPSHOT}|{scheme}://({hosts})(:[0-9]{{1,5}})?([/?#][^\s@]*)?)$"
 
 
 # -- HTTP -------------------------------------------------------------------------------------

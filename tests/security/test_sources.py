@@ -15,7 +15,7 @@ from spacex_etl import pipeline
 from spacex_etl.config import Settings, SourceSettings
 from spacex_etl.errors import ExtractError
 from spacex_etl.lake import open_lake
-from spacex_etl.sources import check_source
+from spacex_etl.sources import check_source, source_pattern
 from tests.conftest import SNAPSHOT_LAUNCHES, Server, run_cli
 
 BODY = SNAPSHOT_LAUNCHES.read_bytes()
@@ -134,3 +134,39 @@ def test_the_cli_reads_local_files_unless_told_not_to(tmp_path: Path) -> None:
     ]
     landed = list((tmp_path / "spacex" / "lake").rglob("*.json"))
     assert all(os.environ.get("PATH", "") not in p.read_text() for p in landed)
+
+
+ACCEPTED = [
+    "snapshot",
+    "https://api.spacexdata.com/v5/launches",
+    "https://api.spacexdata.com:443/v5/launches?limit=10",
+]
+REFUSED = [
+    "/proc/self/environ",
+    "launches.json",
+    "file:///etc/passwd",
+    "http://api.spacexdata.com/v5/launches",
+    "https://api.spacexdata.com.evil.example/v5/launches",
+    "https://api.spacexdata.com@evil.example/",
+    "https://evil.example/?https://api.spacexdata.com/",
+    "http://169.254.169.254/latest/meta-data/",
+    "snapshot2",
+    " snapshot",
+]
+
+
+def test_the_dag_param_pattern_accepts_exactly_what_the_job_accepts(tmp_path: Path) -> None:
+    """The DAG validates its `input` param with `source_pattern` as a JSON schema (as Airflow's
+    Param does); whatever the schema lets through, the job's own check accepts too."""
+    import jsonschema
+
+    settings = Settings(data_dir=tmp_path / "spacex")
+    schema = {"type": "string", "pattern": source_pattern(settings)}
+    for location in ACCEPTED:
+        jsonschema.validate(location, schema)
+        assert check_source(location, settings, local_ok=False) == location
+    for location in REFUSED:
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(location, schema)
+        with pytest.raises(ExtractError, match="refused"):
+            check_source(location, settings, local_ok=False)
