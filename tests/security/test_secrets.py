@@ -91,3 +91,28 @@ def test_dbt_gets_passwords_only_in_variables_it_scrubs() -> None:
     assert [name for name, value in env.items() if CANARY in value] == [
         "DBT_ENV_SECRET_SPACEX_PG_PASSWORD"
     ]
+
+
+def test_dbt_reads_only_real_settings_and_passwords_only_as_dbt_secrets() -> None:
+    """Every env_var() in the dbt project is a setting (a typo would silently use a default);
+    every password dbt reads comes through a DBT_ENV_SECRET_* name that transform.dbt_env sets."""
+    import re
+
+    from spacex_etl.config import env_names
+    from tests.conftest import REPO
+
+    project = REPO / "dbt_spacex"
+    read = {
+        name
+        for path in [*project.rglob("*.yml"), *project.rglob("*.sql")]
+        if "target" not in path.parts and "dbt_packages" not in path.parts
+        for name in re.findall(r"env_var\(\s*'([A-Z0-9_]+)'", path.read_text())
+    }
+    secrets = {name for name in read if name.startswith("DBT_ENV_SECRET_")}
+    assert secrets == {
+        "DBT_ENV_SECRET_SPACEX_PG_PASSWORD",
+        "DBT_ENV_SECRET_SPACEX_REDSHIFT_PASSWORD",
+    }
+    assert {name.removeprefix("DBT_ENV_SECRET_") for name in secrets} <= env_names()
+    assert not {name for name in read - secrets if "PASSWORD" in name}
+    assert read - secrets <= env_names()
