@@ -92,9 +92,9 @@ def init(workdir: Path, *extra: str) -> None:
     assert proc.returncode == 0, f"terraform init in {workdir} {hint}:\n{proc.stdout}{proc.stderr}"
 
 
-def copy_tree(source: Path, target: Path) -> Path:
+def copy_tree(source: Path, target: Path, *skip: str) -> Path:
     """A private copy, so no test writes .terraform/ or state into the checkout."""
-    ignore = shutil.ignore_patterns("*.tfstate*", "terraform.tfvars")
+    ignore = shutil.ignore_patterns("*.tfstate*", "terraform.tfvars", *skip)
     shutil.copytree(source, target, symlinks=True, ignore=ignore)
     return target
 
@@ -218,7 +218,11 @@ def terraform_test_runs(tree: Path, tmp_path_factory: pytest.TempPathFactory) ->
     one after the other. A mutant's run is filtered to the file that guards the property."""
     jobs: dict[str, tuple[Path, list[str]]] = {UNMUTATED: (tree / ROOT, [])}
     for name, (file, old, new, tests_file, _) in MUTATIONS.items():
-        mutant = copy_tree(tree, tmp_path_factory.mktemp(name) / "terraform")  # with .terraform/
+        # The installed provider (hundreds of MB unless a link to a mirror) is shared.
+        mutant = copy_tree(tree, tmp_path_factory.mktemp(name) / "terraform", "providers")
+        (mutant / ROOT / ".terraform" / "providers").symlink_to(
+            tree / ROOT / ".terraform" / "providers"
+        )
         text = (mutant / file).read_text()
         assert text.count(old) == 1, f"{name}: anchor not found exactly once in {file}: {old!r}"
         (mutant / file).write_text(text.replace(old, new))
