@@ -51,6 +51,7 @@ with DAG(
     start_date=cfg.start_date.replace(tzinfo=UTC),
     catchup=cfg.catchup,
     max_active_runs=1,
+    max_active_tasks=cfg.parallel_tasks,
     dagrun_timeout=cfg.dagrun_timeout,
     default_args=default_args(cfg),
     params={

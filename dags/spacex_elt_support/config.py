@@ -142,6 +142,9 @@ class DagConfig(BaseSettings):
     retry_backoff: float = Field(2.0, ge=1)
     max_retry_delay_s: float = Field(1800, ge=0)
     timeout_scale: float = Field(1.0, gt=0)
+    max_active_tasks: int | None = Field(
+        None, ge=1, description="Parallel tasks per run; default 1 on DuckDB (one writer), 8"
+    )
     input: str = Field("snapshot", pattern=INPUT_PATTERN)
     cores_input: str | None = Field(None, pattern=INPUT_PATTERN)
     dbt_project_dir: Path = Field(
@@ -196,6 +199,11 @@ class DagConfig(BaseSettings):
     @property
     def dagrun_timeout(self) -> timedelta:
         return timedelta(hours=3)
+
+    @property
+    def parallel_tasks(self) -> int:
+        """DuckDB takes one writing process at a time: its dbt tasks must not overlap."""
+        return self.max_active_tasks or (1 if self.dbt_target == "duckdb" else 8)
 
     @property
     def manifest_path(self) -> Path:

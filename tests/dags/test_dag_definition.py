@@ -108,6 +108,7 @@ def test_schedule_and_run_policy(python_dag: Any) -> None:
     assert dag.schedule == "@daily"
     assert dag.catchup is False
     assert dag.max_active_runs == 1
+    assert dag.max_active_tasks == 1  # DuckDB: one writing process, so one dbt task at a time
     assert dag.start_date == datetime(2024, 6, 1, tzinfo=UTC)
     assert dag.dagrun_timeout == timedelta(hours=3)
     assert {"spacex", "elt", "dbt", "mode:python"} <= set(dag.tags)
@@ -150,6 +151,7 @@ def test_policy_comes_from_the_environment(airflow_db: Path) -> None:
     )
     assert dag.catchup is True
     assert dag.schedule == "0 6 * * *"
+    assert load_dag(SPACEX_WAREHOUSE="postgres").max_active_tasks == 8
     assert dag.params["input"] == "https://api.example.test/v5/launches"
 
 
