@@ -55,11 +55,14 @@ LABEL org.opencontainers.image.title="spacex-airflow" \
 
 # Every folder compose mounts a named volume on exists here, owned by `airflow`: Docker copies
 # that ownership into an empty volume, so the unprivileged services can write their logs.
+# airflow.cfg is empty and read-only: every setting comes from the environment, and Airflow would
+# otherwise write its defaults there at start (compose runs the root file system read-only).
 RUN useradd --uid 50000 --gid 0 --home-dir /home/airflow --create-home \
         --shell /usr/sbin/nologin airflow \
     && install -d -o airflow -g 0 -m 0775 /opt/airflow /opt/airflow/logs /opt/airflow/dags \
         /opt/airflow/spacex-data /opt/airflow/bin \
-    && install -d -o airflow -g 0 -m 0700 /opt/airflow/auth
+    && install -d -o airflow -g 0 -m 0700 /opt/airflow/auth \
+    && install -m 0644 /dev/null /opt/airflow/airflow.cfg
 
 COPY --from=builder /opt/airflow/venv /opt/airflow/venv
 COPY --from=builder /opt/airflow/build /opt/airflow/build
