@@ -7,7 +7,7 @@ tests/unit/test_redshift_sql.py.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import pytest
 from spacex_etl import pipeline
 from spacex_etl.batch import Batch, BatchKey, build_batch
 from spacex_etl.config import Settings
-from spacex_etl.errors import LoadError
+from spacex_etl.errors import ContractError, LoadError
 from spacex_etl.schema import TABLES, columns
 from spacex_etl.validate import validate_file
 from spacex_etl.warehouse import SqlWarehouse, open_warehouse
@@ -74,13 +74,19 @@ def launch(
     }
 
 
-def make_batch(records: list[Any], ingest_date: date, run_id: str | None = None) -> Batch:
+def make_batch(
+    records: list[Any],
+    ingest_date: date,
+    run_id: str | None = None,
+    extracted_at: datetime | None = None,
+) -> Batch:
     """Validate and flatten records exactly as `pipeline.prepare` does."""
     body = orjson.dumps(records)
     validated = validate_file(body, "test launches", "launches")
     run_id = run_id or f"{ingest_date:%Y%m%d}T000000Z-abc123"
     key = BatchKey(resource="launches", source="test", ingest_date=ingest_date)
-    return build_batch(validated, key, run_id, f"memory://{run_id}/launches.json", "0" * 64)
+    uri = f"memory://{run_id}/launches.json"
+    return build_batch(validated, key, run_id, uri, "0" * 64, extracted_at=extracted_at)
 
 
 def snapshot_batch(ingest_date: date = DAY1) -> Batch:
@@ -272,6 +278,49 @@ def test_quarantine_rows_are_replaced_per_batch(wh_settings: Settings) -> None:
 
     assert quarantined() == [("2024-06-02", ID_B, "flight_number")]
     assert sorted(names(wh)) == [ID_A, ID_B, ID_C]
+
+
+def test_same_date_replays_keep_the_later_extraction(wh_settings: Settings) -> None:
+    wh = open_warehouse(wh_settings)
+    morning, noon = datetime(2024, 6, 1, 8, tzinfo=UTC), datetime(2024, 6, 1, 12, tzinfo=UTC)
+    wh.load_batch(make_batch([launch(ID_A, "noon", [])], DAY1, "r-noon", extracted_at=noon))
+
+    late = wh.load_batch(
+        make_batch([launch(ID_A, "morning", [])], DAY1, "r-morning", extracted_at=morning)
+    )
+
+    assert (late.keys_written, late.keys_skipped_newer) == (0, 1)
+    assert names(wh) == {ID_A: "noon"}
+
+
+def test_empty_or_shrunken_batch_is_refused_and_recorded(wh_settings: Settings) -> None:
+    wh = open_warehouse(wh_settings)
+    three = [launch(ID_A, "A", []), launch(ID_B, "B", []), launch(ID_C, "C", [])]
+    wh.load_batch(make_batch(three, DAY1), min_share=0.5)
+    before = state(wh)
+
+    for records in ([], [launch(ID_C, "C2", [])]):  # 0 and 1 of the last load's 3: < 50 %
+        with pytest.raises(ContractError, match=r"empty extract|shrunken extract"):
+            wh.load_batch(make_batch(records, DAY2), min_share=0.5)
+
+    assert state(wh) == before
+    assert [status for _, status, _ in ledger(wh)] == ["succeeded", "rejected", "rejected"]
+    wh.load_batch(make_batch([launch(ID_C, "C2", [])], DAY2), min_share=None)  # --allow-shrink
+    assert names(wh) == {ID_A: "A", ID_B: "B", ID_C: "C2"}
+
+
+def test_tables_of_an_older_release_gain_the_new_columns(wh_settings: Settings) -> None:
+    wh = open_warehouse(wh_settings)
+    wh.load_batch(make_batch([launch(ID_A, "A", [])], DAY1))
+    with wh.transaction() as cur:  # what an older release created: no such columns
+        cur.execute(f"alter table {wh.qualified('launches')} drop column _extracted_at")
+        for column in ("status", "error", "extracted_at"):
+            cur.execute(f"alter table {wh.qualified('load_ledger')} drop column {column}")
+
+    wh.load_batch(make_batch([launch(ID_A, "A v2", [])], DAY2))
+
+    assert names(wh) == {ID_A: "A v2"}
+    assert [status for _, status, _ in ledger(wh)] == [None, "succeeded"]
 
 
 @pytest.mark.slow
