@@ -346,7 +346,12 @@ def prepare(lake: Lake, raw_uri: str) -> Batch:
     refused (the ledger must describe the bytes that were loaded).
     """
     key = lake.key_of(raw_uri)
-    manifest = orjson.loads(lake.get(manifest_key(key)))
+    manifest = _read_manifest(lake, manifest_key(key))
+    if manifest is None:
+        raise LakeError(
+            f"{lake.uri(manifest_key(key))}: not a usable manifest, so {raw_uri} cannot be "
+            "loaded; extract again"
+        )
     body = lake.get(key)
     try:
         digest = hashlib.sha256(body).hexdigest()

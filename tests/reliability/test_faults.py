@@ -275,6 +275,18 @@ def test_raw_object_changed_after_landing_is_refused(loaded: Env, tmp_path: Path
     assert loaded.ledger()[-1][:2] == ("launches", "rejected")
 
 
+def test_raw_uri_with_a_broken_manifest_is_one_clear_error(loaded: Env, tmp_path: Path) -> None:
+    uri = extract(loaded, write(tmp_path / "launches.json", snapshot_records()), DAY2)
+    manifest = Path(uri).with_name("_manifest.json")
+    manifest.write_text('{"resource": "launches"}')
+    before = loaded.counts()
+
+    line = one_line_error(loaded.cli("load", "--raw-uri", uri, expect=1))
+
+    assert f"{manifest}: not a usable manifest" in line and uri in line
+    assert loaded.counts() == before
+
+
 # -- audit -----------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_answers_warn_when_the_last_load_failed(duck: Env, tmp_path: Path) -> None:
