@@ -188,6 +188,18 @@ def _bad_precision(record: Record) -> Any:
     return {**record, "date_precision": "week"}
 
 
+def _missing_core_key(record: Record) -> Any:
+    return {**record, "cores": [{k: v for k, v in record["cores"][0].items() if k != "core"}]}
+
+
+def _null_cores(record: Record) -> Any:
+    return {**record, "cores": None}
+
+
+def _no_cores(record: Record) -> Any:
+    return {k: v for k, v in record.items() if k != "cores"}  # valid: defaults to []
+
+
 def _bad_failure(record: Record) -> Any:
     return {**record, "failures": [{"time": 1.5, "altitude": None, "reason": None}]}
 
@@ -205,8 +217,11 @@ BAD_KINDS: list[Callable[[Record], Any]] = [
     _bad_bool,
     _bad_precision,
     _bad_failure,
+    _missing_core_key,
+    _null_cores,
+    _no_cores,
 ]
-"""One record each: broken types, formats, missing fields, a non-object, plus one valid oddity."""
+"""One record each: broken types, formats, missing fields, a non-object, plus valid oddities."""
 
 
 def records(n: int, seed: int = 42, bad_every: int | None = None) -> Iterator[Any]:
