@@ -149,6 +149,7 @@ def chart_png(ledger: list[dict[str, Any]], resource: str = "launches") -> bytes
     )
     axes.set_ylabel("records")
     axes.set_title(f"{resource}: records per load (last {len(rows)} ledger rows)")
+    axes.margins(y=0.2)  # room above the bars for the legend
     axes.legend(fontsize=7, ncols=4, loc="upper left")
     figure.tight_layout()
     buffer = io.BytesIO()
