@@ -156,7 +156,6 @@ class DagConfig(BaseSettings):
     dbt_manifest: Path | None = Field(
         None, description="dbt manifest.json made at build time; default <project>/target/"
     )
-    alert_webhook_url: str | None = Field(None, validation_alias="SPACEX_ALERT_WEBHOOK_URL")
     alert_http_conn_id: str | None = Field(None, validation_alias="SPACEX_ALERT_HTTP_CONN_ID")
     alert_emails: CommaList = Field(default_factory=list, validation_alias="SPACEX_ALERT_EMAILS")
     alert_smtp_conn_id: str = Field("smtp_default", validation_alias="SPACEX_ALERT_SMTP_CONN_ID")
