@@ -11,7 +11,8 @@ value that would break the bulk load is quarantined with its field and rule `out
 from __future__ import annotations
 
 import math
-from typing import Annotated, ClassVar, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -44,31 +45,37 @@ def _whole_number(value: object) -> object:
     return value
 
 
-def _fits(bits: int, bounds: tuple[int, int]) -> AfterValidator:
-    def check(value: int) -> int:
-        if not bounds[0] <= value <= bounds[1]:
-            raise PydanticCustomError(
-                "out_of_range",
-                "{value} does not fit a {bits}-bit integer column",
-                {"value": value, "bits": bits},
-            )
+def _within(rule: str, message: str, measure: Callable[[Any], int], low: int, high: int) -> Any:
+    """A check that `low <= measure(value) <= high`, failing with `rule` (the quarantine's rule
+    name) and `message` (may use {value} and {size})."""
+
+    def check(value: Any) -> Any:
+        size = measure(value)
+        if not low <= size <= high:
+            raise PydanticCustomError(rule, message, {"value": value, "size": size})
         return value
 
     return AfterValidator(check)
 
 
-def _at_most(limit: int) -> AfterValidator:
-    def check(value: str) -> str:
-        size = len(value.encode())
-        if size > limit:
-            raise PydanticCustomError(
-                "too_long",
-                "{size} bytes is longer than the column's {limit} bytes",
-                {"size": size, "limit": limit},
-            )
-        return value
+def _utf8_bytes(value: str) -> int:
+    return len(value.encode())
 
-    return AfterValidator(check)
+
+def _int_range(bits: int, bounds: tuple[int, int]) -> Any:
+    return _within(
+        "out_of_range", f"{{value}} does not fit a {bits}-bit integer column", int, *bounds
+    )
+
+
+def _max_bytes(limit: int) -> Any:
+    return _within(
+        "too_long",
+        f"{{size}} bytes is longer than the column's {limit} bytes",
+        _utf8_bytes,
+        0,
+        limit,
+    )
 
 
 def fit_text(value: str | None, limit: int = TEXT_MAX_BYTES) -> str | None:
@@ -78,12 +85,12 @@ def fit_text(value: str | None, limit: int = TEXT_MAX_BYTES) -> str | None:
     return value.encode()[: limit - 3].decode(errors="ignore") + "..."
 
 
-Int = Annotated[StrictInt, BeforeValidator(_whole_number), _fits(32, INT32)]
-BigInt = Annotated[StrictInt, BeforeValidator(_whole_number), _fits(64, INT64)]
-Key = Annotated[str, _at_most(KEY_MAX_BYTES)]
-Text = Annotated[str, _at_most(TEXT_MAX_BYTES)]
+Int = Annotated[StrictInt, BeforeValidator(_whole_number), _int_range(32, INT32)]
+BigInt = Annotated[StrictInt, BeforeValidator(_whole_number), _int_range(64, INT64)]
+Key = Annotated[str, _max_bytes(KEY_MAX_BYTES)]
+Text = Annotated[str, _max_bytes(TEXT_MAX_BYTES)]
 ObjectId = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]
-NonEmpty = Annotated[str, Field(min_length=1), _at_most(TEXT_MAX_BYTES)]
+NonEmpty = Annotated[str, Field(min_length=1), _max_bytes(TEXT_MAX_BYTES)]
 Precision = Literal["half", "quarter", "year", "month", "day", "hour"]
 
 
