@@ -211,16 +211,23 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.5))
     for name in CONTESTANTS:
         points = sorted((r["n"], r) for r in rows if r["contestant"] == name and r["ok"])
         if not points:
             continue
         ns = [n for n, _ in points]
         left.plot(ns, [r["seconds"] for _, r in points], marker="o", label=LABELS[name])
+        cpu = [(n, r["cpu_s"]) for n, r in points if r.get("cpu_s")]
+        middle.plot([n for n, _ in cpu], [c for _, c in cpu], marker="o", label=LABELS[name])
         right.plot(ns, [r["peak_rss_mib"] for _, r in points], marker="o", label=LABELS[name])
     right.axhline(FARGATE_MIB, color="red", linestyle="--", label="1 GiB Fargate task")
-    for axis, title, unit in ((left, "wall time", "seconds"), (right, "peak RSS (tree)", "MiB")):
+    panels = (
+        (left, "wall time (shared machine: noisy)", "seconds"),
+        (middle, "CPU time of the tree (user + system)", "seconds"),
+        (right, "peak RSS (tree)", "MiB"),
+    )
+    for axis, title, unit in panels:
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_xlabel("launches (N)")
