@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -326,8 +327,9 @@ class Stack:
         log = LOGS / "compose.log"
         for marker in ("address already in use", "port is already allocated"):
             if marker in output:
-                line = next(ln for ln in output.splitlines() if marker in ln)
-                raise StackError(f"a port is taken: {line.strip()[-160:]}", log)
+                taken = re.search(r"(127\.0\.0\.1:\d+)", output.split(marker)[0][-300:])
+                where = taken.group(1) if taken else "a published port"
+                raise StackError(f"port taken: {where} is already in use", log)
         for s in states:
             if s.get("Health") == "unhealthy" or s.get("ExitCode", 0) != 0:
                 service = s["Service"]
@@ -489,6 +491,18 @@ def terminated_cleanly() -> Iterator[None]:
     yield
 
 
+@contextlib.contextmanager
+def one_at_a_time() -> Iterator[None]:
+    """Runs on one machine share the daemon paths and the compose names: the second one waits."""
+    with (STATE / "stack.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for another stack-test on this machine ({STATE / 'stack.lock'})")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def stack_test() -> str:
     started = time.monotonic()
     engine = Engine()
@@ -503,6 +517,9 @@ def stack_test() -> str:
         say(f"airflow image built in {t_af:.0f} s")
         env = write_env(images)
         stack = Stack(engine, env)
+        project = "label=com.docker.compose.project=spacex-elt"
+        if engine.docker("ps", "-aq", "--filter", project, log="compose").stdout.strip():
+            raise StackError("a spacex-elt stack already runs on this engine: `make down` first")
         try:
             t0 = time.monotonic()
             health = stack.up()
@@ -555,7 +572,7 @@ def main() -> int:
     STATE.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
     try:
-        with terminated_cleanly():
+        with terminated_cleanly(), one_at_a_time():
             print(stack_test())
     except StackError as error:
         log = error.log or LOGS
