@@ -37,11 +37,12 @@ from __future__ import annotations
 from datetime import UTC
 
 from airflow.sdk import DAG, Param
-from spacex_elt_support.config import INPUT_PATTERN, DagConfig, lake_safe
+from spacex_elt_support.config import DagConfig, lake_safe
 from spacex_elt_support.factory import build_tasks, default_args
 from spacex_elt_support.steps import run_id_of
 
 cfg = DagConfig.from_env()
+INPUT_PATTERN = cfg.source_pattern  # the job's own allow-list (SPACEX_SOURCE_ALLOWED_HOSTS)
 SOURCE = "`snapshot` (the bundled real data) or an https URL on an allowed host"
 
 with DAG(

@@ -98,7 +98,7 @@ def _freshness(
     settings: Settings, ledger: list[dict[str, Any]], now: datetime
 ) -> list[dict[str, Any]]:
     """Per resource: the newest successful load and its age against dbt's freshness vars."""
-    import yaml  # type: ignore[import-untyped]  # dbt dependency; no stubs in the lock
+    import yaml  # type: ignore[import-untyped,unused-ignore]  # no stubs in the lock
 
     settings_vars: dict[str, Any] = {}
     project = settings.dbt_project_dir / "dbt_project.yml"

@@ -88,9 +88,14 @@ def test_assets_lake_to_raw_tables_to_marts(python_dag: Any) -> None:
         "http://169.254.169.254/latest/meta-data/",
         "launches.json",
         "https://api.spacexdata.com/v5/launches\n--input=/etc/passwd",
+        "https://api.spacexdata.com.evil.example/v5/launches",
+        "https://user@api.spacexdata.com/v5/launches",
+        "https://evil.example/launches.json",
     ],
 )
-def test_input_param_refuses_local_paths_and_non_https(python_dag: Any, source: str) -> None:
+def test_input_param_refuses_local_paths_non_https_and_other_hosts(
+    python_dag: Any, source: str
+) -> None:
     from airflow.sdk.exceptions import ParamValidationError
 
     for name in ("input", "cores_input"):
@@ -142,6 +147,7 @@ def test_policy_comes_from_the_environment(airflow_db: Path) -> None:
         SPACEX_AIRFLOW_CATCHUP="true",
         SPACEX_AIRFLOW_SCHEDULE="0 6 * * *",
         SPACEX_AIRFLOW_INPUT="https://api.example.test/v5/launches",
+        SPACEX_SOURCE_ALLOWED_HOSTS="api.example.test",  # the job's allow-list, reused
     )
     task = dag.get_task("load")
     assert (task.retries, task.retry_delay, task.max_retry_delay) == (
@@ -168,12 +174,15 @@ def test_bad_execution_mode_is_an_import_error_naming_the_variable(airflow_db: P
 
 
 def test_parsing_imports_neither_the_pipeline_nor_dbt(airflow_db: Path) -> None:
-    """Parse-time cost: the DAG file must not import spacex_etl, dbt or a provider operator."""
+    """Parse-time cost: of spacex_etl only its settings and the source allow-list; no dbt, no
+    warehouse driver, no provider operator."""
     code = (
         "import sys, runpy; sys.path.insert(0, sys.argv[1]); "
         "runpy.run_path(sys.argv[1] + '/spacex_elt.py'); "
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'spacex_etl', 'dbt', 'duckdb', 'pyarrow', 'docker'} "
+        "{'dbt', 'duckdb', 'pyarrow', 'docker', 'psycopg', 'matplotlib'} "
+        "or m.startswith('spacex_etl.') and m not in "
+        "{'spacex_etl.config', 'spacex_etl.sources', 'spacex_etl.errors'} "
         "or '.operators.' in m and m.startswith(('airflow.providers.amazon', "
         "'airflow.providers.docker'))); print(heavy)"
     )
