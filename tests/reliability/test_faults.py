@@ -98,8 +98,6 @@ def test_concurrent_loads_on_postgres_run_one_after_the_other(pg: Env, tmp_path:
     assert [load.returncode for load in loads] == [0, 0], results
     assert launch_ids(pg) == (205, 205)  # no duplicates: 205 rows for 205 ids
     assert sorted(events) == ["advisory", "relation"]  # the second waited for the first
-    [cores] = pg.query("select count(*) as n, count(distinct core_id) as d from {raw}.cores")
-    assert (cores["n"], cores["d"]) == (57, 57)
     statuses = [status for _, status, _ in pg.ledger()]
     assert statuses.count("succeeded") == 2 + 2  # the first run's two batches + both loads
 
