@@ -219,6 +219,7 @@ def test_failing_task_is_retried_then_alerts(
         "AIRFLOW_CONN_SPACEX_ALERT_WEBHOOK", json.dumps({"conn_type": "http", "host": url})
     )
     monkeypatch.setenv("SPACEX_HTTP_RETRIES", "0")
+    monkeypatch.setenv("SPACEX_SOURCE_ALLOWED_HOSTS", "127.0.0.1")  # the param lets it through
     missing = "https://127.0.0.1:9/no-such-launches.json"  # nothing listens on port 9
     dag = load_dag()
 
