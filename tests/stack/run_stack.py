@@ -224,7 +224,7 @@ def base_images(engine: Engine) -> tuple[dict[str, str], str]:
     s3 = found["S3_IMAGE"]
     images = {**found, "MINIO_IMAGE": s3, "MC_IMAGE": s3}
     images.pop("S3_IMAGE")
-    return images, "stand-ins"
+    return images, "stand-in"
 
 
 def build(engine: Engine, dockerfile: str, tag: str, images: dict[str, str]) -> float:
