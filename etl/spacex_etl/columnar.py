@@ -345,7 +345,7 @@ def stage_file(
     meta: BatchMeta,
     *,
     slices: int = DEFAULT_SLICES,
-    memory_limit: str = "512MB",
+    memory_limit: str = "384MB",
     threads: int = 2,
     name: str | None = None,
 ) -> Staged:

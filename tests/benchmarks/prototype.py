@@ -87,7 +87,7 @@ def main() -> None:
     meta = columnar.BatchMeta({name: known.get(name) for name, _ in METADATA_COLUMNS})
     staged = columnar.stage_file(raw, work / "lake" / "staged", "launches", meta, name=str(path))
     con = duckdb.connect(str(work / "warehouse.duckdb"))
-    con.execute("set memory_limit = '512MB'")
+    con.execute("set memory_limit = '384MB'")
     con.execute(f"set temp_directory = {sql_string(str(work / 'duckdb.tmp'))}")
     clock = time.process_time()
     load(con, staged)

@@ -136,6 +136,7 @@ def bench_one(
                 "note": "",
                 "answers": None,
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "commit": _commit(args.code or REPO),
             }
             if result.killed_over_mib is not None:
                 row["note"] = f"killed: tree RSS over {result.killed_over_mib:.0f} MiB"
@@ -250,13 +251,10 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     """Redraw README.md and bench.png in `out` from every result so far."""
     rows = list(results.values())
     compare(rows)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO
-    ).stdout.strip()
     chart(rows, args.out / "bench.png")
     (args.out / "README.md").write_text(
         "# `make bench` results\n\n"
-        f"Written by `tests/benchmarks/run.py` (last run at commit {commit or '?'}, "
+        "Written by `tests/benchmarks/run.py` (each row's commit and time are in results.json; "
         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}). "
         "Each contestant runs once, alone, in its own process tree, on the same generated file "
         "(`tests/benchmarks/generate.py`, seed "
@@ -266,6 +264,17 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
         "this one is: several engineers run tests on its 2 cores).\n\n"
         f"{table(rows)}\n\n![time and memory vs N](bench.png)\n"
     )
+
+
+def _commit(tree: Path) -> str:
+    """The commit measured: a checkout's HEAD, or the COMMIT file of an exported tree."""
+    marker = tree / "COMMIT"
+    if marker.is_file():
+        return marker.read_text().strip()
+    found = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=tree
+    )
+    return found.stdout.strip() or "?"
 
 
 def main(argv: list[str] | None = None) -> int:
