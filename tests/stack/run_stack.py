@@ -486,7 +486,7 @@ def terminated_cleanly() -> Iterator[None]:
     def stop(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT: even if inherited ignored
         signal.signal(sig, stop)
     yield
 
