@@ -115,4 +115,7 @@ import_image "$work/postgres" "$postgres_image" \
     --change 'ENV PGDATA=/var/lib/postgresql/data' --change 'ENV LANG=C.UTF-8' \
     --change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' --change 'CMD ["postgres"]' \
     --change 'EXPOSE 5432'
+# Stand-ins of an older recipe are not used again.
+"$docker" images --format '{{.Repository}}:{{.Tag}}' | grep "^$prefix/" | grep -v ":$hash\$" \
+    | xargs -r "$docker" rmi >/dev/null || true
 print
