@@ -36,6 +36,10 @@ from __future__ import annotations
 
 from datetime import UTC
 
+# The DAG processor imports a DAG file's `airflow.*` imports once, before it forks the process
+# that parses the file (`parsing_pre_import_modules`): naming the OpenLineage extractors, which
+# Cosmos's operators import, spares every parse ~1.4 s of imports.
+import airflow.providers.openlineage.extractors  # noqa: F401
 from airflow.sdk import DAG, Param
 from spacex_elt_support.config import DagConfig, lake_safe
 from spacex_elt_support.factory import build_tasks, default_args
