@@ -35,8 +35,8 @@ InputOpt = Annotated[
     typer.Option(
         "--input",
         "-i",
-        help="Launches source: an http(s) URL (API v4/v5 launches), a JSON file, or 'snapshot' "
-        "(the bundled real data).",
+        help="Launches source: 'snapshot' (the bundled real data), 'api' (SPACEX_SOURCE_URL), "
+        "an https URL (API v4/v5 launches) or a JSON file.",
     ),
 ]
 CoresOpt = Annotated[
@@ -164,6 +164,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     echo("  rows       " + ", ".join(f"{t}={n}" for t, n in counts["loaded"].items()))
     if summary["quarantine_uri"]:
         echo(f"  quarantine {summary['quarantine_uri']}")
+    if summary.get("report_uri"):
+        echo(f"  report     {summary['report_uri']}")
     if summary["answers"]:
         _print_answers(summary["answers"])
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in summary["timings_s"].items())

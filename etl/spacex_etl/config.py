@@ -24,6 +24,9 @@ DEFAULT_API_URL = "https://api.spacexdata.com/v5/launches"
 DEFAULT_CORES_API_URL = "https://api.spacexdata.com/v4/cores"
 DEFAULT_ALLOWED_HOSTS = ("api.spacexdata.com",)
 SNAPSHOT = "snapshot"
+API = "api"
+"""The `--input` value that selects the live API: SPACEX_SOURCE_URL (cores: SPACEX_CORES_URL, or
+the API's own cores endpoint when SPACEX_SOURCE_URL is the default)."""
 """The `--input` value that selects the bundled real data snapshot (the default)."""
 
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"

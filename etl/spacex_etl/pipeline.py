@@ -27,7 +27,7 @@ from spacex_etl.batch import Batch, BatchKey, build_batch
 from spacex_etl.config import SNAPSHOT, Settings
 from spacex_etl.errors import ContractError, InputFormatError, LakeError, SpacexEtlError
 from spacex_etl.lake import Lake, check_run_id, manifest_key, open_lake, raw_key, zone_key
-from spacex_etl.sources import Extracted, check_source, cores_location, fetch
+from spacex_etl.sources import Extracted, check_source, cores_location, fetch, resolve_input
 from spacex_etl.validate import parse_array, validate_records
 from spacex_etl.warehouse import LoadResult, SqlWarehouse, open_warehouse
 
@@ -101,6 +101,7 @@ class RunSummary:
     answers: dict[str, Any] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     dbt: dict[str, Any] = field(default_factory=dict)
+    report_uri: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         launches = next((item for item in self.loaded if item.resource == "launches"), None)
@@ -129,6 +130,7 @@ class RunSummary:
             "lake": self.lake,
             "drift": {item.resource: item.drift for item in self.loaded if item.drift},
             "answers": self.answers,
+            "report_uri": self.report_uri,
             "dbt": self.dbt,
             "landed": [asdict(item) for item in self.landed],
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
@@ -231,7 +233,7 @@ def extract(
     check_run_id(run_id)
     current_run_id.set(run_id)
     local_ok = settings.source.local_files if local_files is None else local_files
-    locations = {"launches": input_location}
+    locations = {"launches": resolve_input(input_location, settings)}
     cores = cores_input or cores_location(input_location, settings)
     if cores:
         locations["cores"] = cores
@@ -540,4 +542,6 @@ def run(
             summary.dbt = transform.build(settings)
         with timed(summary.timings_s, "answers", progress):
             summary.answers = report.answers(settings)
+        with timed(summary.timings_s, "report", progress):
+            summary.report_uri = report.publish(settings, run_id, found=summary.answers)
     return summary

@@ -41,7 +41,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 from spacex_etl import __version__
-from spacex_etl.config import SNAPSHOT, Settings
+from spacex_etl.config import API, DEFAULT_API_URL, DEFAULT_CORES_API_URL, SNAPSHOT, Settings
 from spacex_etl.errors import ExtractError
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def source_pattern(settings: Settings) -> str:
     validates with it at trigger time; the job still checks (redirects, credentials) itself."""
     hosts = "|".join(re.escape(host) for host in settings.source.allowed_hosts) or "(?!)"
     scheme = "https?" if settings.source.allow_http else "https"
-    return rf"^({SNAPSHOT}|{scheme}://({hosts})(:[0-9]{{1,5}})?([/?#][^\s@]*)?)$"
+    return rf"^({SNAPSHOT}|{API}|{scheme}://({hosts})(:[0-9]{{1,5}})?([/?#][^\s@]*)?)$"
 
 
 # -- HTTP -------------------------------------------------------------------------------------
@@ -330,8 +330,16 @@ def fetch(
         yield fetch_http(location, resource, settings, Path(workdir))
 
 
+def resolve_input(location: str, settings: Settings) -> str:
+    """`api` names the configured API endpoint (SPACEX_SOURCE_URL); anything else is itself."""
+    return settings.source.url if location == API else location
+
+
 def cores_location(launches_location: str, settings: Settings) -> str | None:
-    """Where to read cores from: an explicit setting, the snapshot's file, or nowhere."""
+    """Where to read cores from: an explicit setting, the snapshot's file, the API's cores
+    endpoint (for `api` on the default endpoint), or nowhere."""
     if settings.source.cores_url:
         return settings.source.cores_url
+    if launches_location == API and settings.source.url == DEFAULT_API_URL:
+        return DEFAULT_CORES_API_URL
     return SNAPSHOT if launches_location == SNAPSHOT else None

@@ -250,3 +250,22 @@ def test_a_large_body_streams_to_the_lake_in_flat_memory(
     assert Path(launches.raw_uri).stat().st_size == 64 * MiB
     print(f"peak Python allocation while landing 64 MiB: {peak / MiB:.1f} MiB")
     assert peak < 16 * MiB
+
+
+def test_input_api_reads_the_configured_source_url(
+    server: tuple[str, Script], tmp_path: Path
+) -> None:
+    """`--input api` is SPACEX_SOURCE_URL (what the ECS task runs); a non-default endpoint has no
+    cores unless SPACEX_CORES_URL names them."""
+    url, script = server
+    script.replies = [Reply()]
+    settings = fast_settings(tmp_path)
+    settings = settings.model_copy(
+        update={"source": settings.source.model_copy(update={"url": url})}
+    )
+
+    landed = pipeline.extract(settings, date(2024, 6, 1), "run-api", "api")
+
+    assert [item.resource for item in landed] == ["launches"]
+    assert landed[0].source == url
+    assert len(script.requests) == 1

@@ -25,6 +25,7 @@ locals {
   # ECS: exported by the MWAA startup script, or set by hand on any Airflow.
   airflow_ecs_environment = {
     SPACEX_AIRFLOW_EXECUTION_MODE    = "ecs"
+    SPACEX_AIRFLOW_INPUT             = "api" # production reads the live API (SPACEX_SOURCE_URL)
     SPACEX_ECS_CLUSTER               = module.etl_job.cluster_name
     SPACEX_ECS_TASK_DEFINITION       = module.etl_job.task_definition_family
     SPACEX_ECS_CONTAINER_NAME        = module.etl_job.container_name

@@ -21,9 +21,9 @@ variable "container_name" {
 }
 
 variable "command" {
-  description = "Container command after the spacex-etl entrypoint."
+  description = "Container command after the spacex-etl entrypoint. Default: the live API (`--input api` = SPACEX_SOURCE_URL, through NAT on 443); the DAG overrides it per stage."
   type        = list(string)
-  default     = ["run", "--json"]
+  default     = ["run", "--input", "api", "--json"]
 }
 
 variable "cpu" {
