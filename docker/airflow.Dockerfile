@@ -36,11 +36,14 @@ COPY etl ./etl
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-default-groups --group airflow --no-dev --no-editable
 
-# Build-time artefacts for the DAG go here, into /opt/airflow/build, e.g. the dbt manifest that
-# astronomer-cosmos renders task groups from:
-#   COPY dbt_spacex ./dbt_spacex
-#   RUN /opt/airflow/venv/bin/dbt parse --project-dir dbt_spacex --target-path /opt/airflow/build/dbt
-RUN mkdir -p /opt/airflow/build
+# Build-time artefacts for the DAG: the dbt manifest astronomer-cosmos renders the dbt task group
+# from, so parsing the DAG runs no dbt and opens no warehouse (`dbt parse` needs no connection).
+COPY dbt_spacex ./dbt_spacex
+RUN mkdir -p /opt/airflow/build \
+    && DBT_SEND_ANONYMOUS_USAGE_STATS=false /opt/airflow/venv/bin/dbt parse --quiet \
+        --project-dir dbt_spacex --profiles-dir dbt_spacex --target duckdb \
+        --target-path /opt/airflow/build/dbt --log-path /tmp/dbt-logs \
+    && test -s /opt/airflow/build/dbt/manifest.json
 
 # ---------------------------------------------------------------------------------------------
 # airflow: the venv, the dbt project and the DAGs, run as the unprivileged `airflow` user.
@@ -78,7 +81,10 @@ ENV PATH=/opt/airflow/venv/bin:$PATH \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/airflow/dags \
     SPACEX_DBT_PROJECT_DIR=/opt/airflow/dbt_spacex \
     SPACEX_DATA_DIR=/opt/airflow/spacex-data \
-    DBT_SEND_ANONYMOUS_USAGE_STATS=false
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    SPACEX_AIRFLOW_DBT_MANIFEST=/opt/airflow/build/dbt/manifest.json \
+    AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
+    AIRFLOW__OPENLINEAGE__NAMESPACE=spacex-elt
 
 USER 50000:0
 WORKDIR /opt/airflow
