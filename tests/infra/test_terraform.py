@@ -14,22 +14,19 @@ Without `terraform` on PATH the Terraform tests skip with the reason; with CI=tr
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from pydantic_settings import BaseSettings
 
 from spacex_etl.config import env_names
-from tests.tooling import uv_tool_run
+from tests.tooling import dag_env_names, uv_tool_run
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "terraform"
@@ -266,23 +263,6 @@ def terraform_env_names(module: str) -> set[str]:
     names: set[str] = set()
     for path in (TERRAFORM / module).rglob("*.tf"):
         names |= set(re.findall(r"^\s*(SPACEX_[A-Z0-9_]+)\s*=", path.read_text(), re.M))
-    return names
-
-
-def dag_env_names() -> set[str]:
-    """What the DAG reads: its pydantic-settings classes' variables, or quoted names."""
-    sys.path.insert(0, str(REPO / "dags"))
-    try:
-        module = importlib.import_module("spacex_elt_support.config")
-    finally:
-        sys.path.remove(str(REPO / "dags"))
-    names = set(re.findall(r'"(SPACEX_[A-Z0-9_]+)"', Path(module.__file__ or "").read_text()))
-    for cls in vars(module).values():
-        if isinstance(cls, type) and issubclass(cls, BaseSettings) and cls is not BaseSettings:
-            prefix = str(cls.model_config.get("env_prefix", ""))
-            for field, info in cls.model_fields.items():
-                alias = info.validation_alias
-                names.add(alias if isinstance(alias, str) else (prefix + field).upper())
     return names
 
 
