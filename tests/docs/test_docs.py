@@ -1,0 +1,188 @@
+"""The docs stay honest: what they tell a reader to run exists, and the cheap commands run.
+
+Every fenced ```bash block in the project's Markdown is a runnable block (output is fenced as
+```text): its `make` targets must exist, its `spacex-etl` subcommands and options must be in the
+CLI's help, the paths it hands to `.venv/bin/*` tools must exist. Relative links and images must
+resolve. The README's configuration table lists exactly the environment variables Settings reads.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from spacex_etl.config import env_names
+from tests.tooling import dag_env_names
+
+REPO = Path(__file__).resolve().parents[2]
+SKIP_DIRS = {".venv", ".tools", ".git", "target", "dbt_packages", "node_modules", ".spacex"}
+DOCS = sorted(
+    path
+    for path in REPO.rglob("*.md")
+    if not SKIP_DIRS.intersection(path.relative_to(REPO).parts) and not path.name.startswith(".")
+)
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+ENV_VAR = re.compile(r"\bSPACEX_[A-Z0-9_]+\b")
+
+
+def doc_id(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+def shell_commands(text: str) -> list[str]:
+    """The commands of every ```bash block: comments dropped, continuations joined, split on
+    `&&`, `||`, `;` and `|`."""
+    commands: list[str] = []
+    for lang, body in FENCE.findall(text):
+        if lang not in {"bash", "sh", "shell"}:
+            continue
+        pending = ""
+        for raw in re.sub(r"\\\n\s*", " ", body).splitlines():
+            pending = f"{pending}\n{raw}" if pending else raw
+            try:
+                shlex.split(pending, comments=True)
+            except ValueError:  # an open quote: the command goes on on the next line
+                continue
+            line, pending = pending, ""
+            if line.lstrip().startswith("#"):
+                continue
+            line = re.sub(r"\s#\s.*$", "", line).strip()
+            commands += [part for part in re.split(r"\s*(?:&&|\|\||;|\s\|\s)\s*", line) if part]
+    return commands
+
+
+@cache
+def make_targets() -> frozenset[str]:
+    out = subprocess.run(["make", "-qp"], cwd=REPO, capture_output=True, text=True, check=False)
+    names = re.findall(r"^([a-zA-Z][\w-]*):", out.stdout, re.MULTILINE)
+    return frozenset(names)
+
+
+@cache
+def cli_help(*subcommand: str) -> str:
+    cli = REPO / ".venv" / "bin" / "spacex-etl"
+    out = subprocess.run(
+        [str(cli), *subcommand, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"},
+    )
+    assert out.returncode == 0, f"spacex-etl {' '.join(subcommand)} --help: {out.stderr}"
+    return out.stdout
+
+
+def words(command: str) -> list[str]:
+    """The words after leading `VAR=value` assignments."""
+    try:
+        parts = shlex.split(command)
+    except ValueError:  # a quote split across `$(… | …)`: only the leading words matter here
+        parts = command.split()
+    while parts and re.match(r"^[A-Z_][A-Z0-9_]*=", parts[0]):
+        parts.pop(0)
+    return parts
+
+
+ALL_COMMANDS = [(doc_id(p), c) for p in DOCS for c in shell_commands(p.read_text())]
+
+
+def test_the_docs_have_runnable_blocks() -> None:
+    """The parser finds the README's commands (a parser that finds nothing would pass anything)."""
+    readme = [c for d, c in ALL_COMMANDS if d == "README.md"]
+    assert "make run" in readme
+    assert "make test" in readme
+    assert any(c.startswith(".venv/bin/spacex-etl run") for c in readme)
+
+
+@pytest.mark.parametrize(("doc", "command"), ALL_COMMANDS, ids=lambda v: str(v)[:60])
+def test_each_documented_command_names_what_exists(doc: str, command: str) -> None:
+    argv = words(command)
+    if not argv:
+        return
+    tool = argv[0]
+    if tool == "make":
+        targets = [a for a in argv[1:] if not a.startswith("-") and "=" not in a]
+        missing = sorted(set(targets) - make_targets())
+        assert not missing, f"{doc}: `{command}` names make targets that do not exist: {missing}"
+    elif tool.endswith("spacex-etl"):
+        assert tool == ".venv/bin/spacex-etl", f"{doc}: call the CLI as .venv/bin/spacex-etl"
+        args = argv[1:]
+        sub = args[0] if args and not args[0].startswith("-") else None
+        text = cli_help(sub) if sub else cli_help()
+        for option in (a.split("=", 1)[0] for a in args if a.startswith("--")):
+            assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", text), (
+                f"{doc}: `{command}`: {option} is not an option of spacex-etl {sub or ''}"
+            )
+    elif tool.startswith(".venv/bin/"):
+        assert (REPO / tool).exists(), f"{doc}: `{command}`: {tool} is not installed by make"
+        for arg in argv[1:]:
+            if re.match(r"^(tests|dbt_spacex|etl|dags|terraform|docker|part-\d)/", arg):
+                path = REPO / arg.split("::", 1)[0]
+                assert path.exists(), f"{doc}: `{command}`: {arg} does not exist"
+    elif tool in {"uv", "uvx"}:
+        pytest.fail(f"{doc}: `{command}`: a new machine has no uv on PATH; use .tools/bin/{tool}")
+
+
+@pytest.mark.parametrize("args", [["help"]], ids=["make help"])
+def test_cheap_make_targets_run(args: list[str]) -> None:
+    out = subprocess.run(["make", *args], cwd=REPO, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "make run" in out.stdout
+    assert "make test" in out.stdout
+
+
+def test_every_cli_subcommand_in_the_docs_answers_help() -> None:
+    subs = {
+        words(c)[1]
+        for _, c in ALL_COMMANDS
+        if words(c)[:1] == [".venv/bin/spacex-etl"] and len(words(c)) > 1
+    }
+    subs.discard("--help")
+    assert subs, "the docs show no spacex-etl subcommand"
+    for sub in sorted(subs):
+        assert "Usage" in cli_help(sub)
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=doc_id)
+def test_relative_links_and_images_resolve(doc: Path) -> None:
+    text = FENCE.sub("", doc.read_text())
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+            continue
+        path = (doc.parent / target.split("#", 1)[0]).resolve()
+        if not path.exists():
+            broken.append(target)
+    assert not broken, f"{doc_id(doc)}: broken relative links: {broken}"
+
+
+def readme_config_vars() -> set[str]:
+    text = (REPO / "README.md").read_text()
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in ENV_VAR.findall(row.split("|")[1])}
+
+
+def test_the_configuration_table_matches_settings() -> None:
+    documented, actual = readme_config_vars(), env_names()
+    assert documented, "README has no configuration table"
+    assert not documented - actual, f"documented but not read by Settings: {documented - actual}"
+    assert not actual - documented, f"read by Settings but not documented: {actual - documented}"
+
+
+def test_every_env_var_the_docs_mention_exists() -> None:
+    actual = env_names() | dag_env_names()
+    unknown = {
+        (doc_id(doc), name)
+        for doc in DOCS
+        for name in ENV_VAR.findall(doc.read_text())
+        if name not in actual and not name.startswith("SPACEX_TEST_") and not name.endswith("_")
+    }
+    assert not unknown, f"env vars named in the docs that Settings does not read: {unknown}"
