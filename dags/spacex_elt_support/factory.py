@@ -148,7 +148,7 @@ def _docker_task(cfg: DagConfig, task_id: str, command: list[str], **lineage: An
 
     docker = cfg.docker
     forwarded = {name: os.environ[name] for name in docker.env if os.environ.get(name)}
-    for name in ("SPACEX_PG_PASSWORD", "SPACEX_REDSHIFT_PASSWORD"):
+    for name in ("SPACEX_PG_PASSWORD", "SPACEX_PG_DBT_PASSWORD", "SPACEX_REDSHIFT_PASSWORD"):
         if os.environ.get(name):
             forwarded[name] = os.environ[name]
     # Secrets go to private_environment: not a template field, so neither rendered in the UI

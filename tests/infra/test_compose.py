@@ -166,7 +166,9 @@ def test_init_scripts_get_the_variables_they_require(resolved: dict[str, Any]) -
 
 # --- the init scripts, for real ---------------------------------------------------------------
 @pytest.mark.postgres
-def test_postgres_init_creates_owned_databases_idempotently(pg_available: None) -> None:
+def test_postgres_init_creates_the_databases_and_the_two_warehouse_users(
+    pg_available: None,
+) -> None:
     import psycopg
 
     from tests.conftest import PG_DATABASE, PG_HOST, PG_PORT, PG_USER
@@ -179,7 +181,9 @@ def test_postgres_init_creates_owned_databases_idempotently(pg_available: None) 
         **{"PGHOST": PG_HOST, "PGPORT": str(PG_PORT), "POSTGRES_USER": PG_USER},
         **{"AIRFLOW_DB_USER": f"t_airflow_{suffix}", "AIRFLOW_DB_NAME": f"t_airflow_db_{suffix}"},
         **{"AIRFLOW_DB_PASSWORD": 'it\'s-a "quoted" pass', "SPACEX_PG_PASSWORD": "pw-" + suffix},
-        **{"SPACEX_PG_USER": f"t-spacex-{suffix}", "SPACEX_PG_DATABASE": f"t_spacex_db_{suffix}"},
+        **{"SPACEX_PG_USER": f"t-loader-{suffix}", "SPACEX_PG_DATABASE": f"t_spacex_db_{suffix}"},
+        **{"SPACEX_PG_DBT_USER": f"t-dbt-{suffix}", "SPACEX_PG_DBT_PASSWORD": "dbt-" + suffix},
+        "ROLES_SQL": str(REPO / "etl/spacex_etl/warehouse/roles.sql"),
     }
     admin = {"host": PG_HOST, "port": PG_PORT, "user": PG_USER, "autocommit": True}
     try:
@@ -202,19 +206,25 @@ def test_postgres_init_creates_owned_databases_idempotently(pg_available: None) 
             )
         assert owners == {
             env["AIRFLOW_DB_NAME"]: env["AIRFLOW_DB_USER"],
-            env["SPACEX_PG_DATABASE"]: env["SPACEX_PG_USER"],
+            env["SPACEX_PG_DATABASE"]: PG_USER,  # the admin; the two users own their schemas
         }
-        with psycopg.connect(
-            **{**admin, "user": env["SPACEX_PG_USER"]},
-            password=env["SPACEX_PG_PASSWORD"],
-            dbname=env["SPACEX_PG_DATABASE"],
-        ) as conn:
-            conn.execute("create schema spacex_raw")  # what the loader does first
+        for user, password, schema in (
+            (env["SPACEX_PG_USER"], env["SPACEX_PG_PASSWORD"], "spacex_raw"),
+            (env["SPACEX_PG_DBT_USER"], env["SPACEX_PG_DBT_PASSWORD"], "spacex"),
+        ):
+            with psycopg.connect(
+                **{**admin, "user": user}, password=password, dbname=env["SPACEX_PG_DATABASE"]
+            ) as conn:
+                conn.execute(f'create table "{schema}".t (x int)')  # each writes its own schema
+                superuser = conn.execute(
+                    "select rolsuper from pg_roles where rolname = current_user"
+                )
+                assert superuser.fetchone() == (False,)
     finally:
         with psycopg.connect(**admin, dbname=PG_DATABASE) as conn:
             for db in (env["AIRFLOW_DB_NAME"], env["SPACEX_PG_DATABASE"]):
                 conn.execute(f'drop database if exists "{db}"')
-            for role in (env["AIRFLOW_DB_USER"], env["SPACEX_PG_USER"]):
+            for role in (env["AIRFLOW_DB_USER"], env["SPACEX_PG_USER"], env["SPACEX_PG_DBT_USER"]):
                 conn.execute(f'drop role if exists "{role}"')
 
 
