@@ -16,7 +16,7 @@ DATE ?= $(shell date -u +%F)
 INPUT ?= snapshot
 export SPACEX_WAREHOUSE := $(WAREHOUSE)
 
-.PHONY: help bootstrap install install-all run test unit lint fmt bench docs airflow up down logs stack-test clean
+.PHONY: help bootstrap install install-all run test unit lint fmt bench docs dbt-manifest airflow up down logs stack-test clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,7 +48,7 @@ lint: install-all ## ruff, mypy, sqlfluff, hadolint, compose schema, checkov
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
-	$(RUN) sqlfluff lint dbt_spacex/models dbt_spacex/tests
+	cd dbt_spacex && SPACEX_DUCKDB_PATH=$$(mktemp -d)/lint.duckdb $(RUN) sqlfluff lint models tests
 	$(RUN) hadolint docker/*.Dockerfile
 	$(RUN) check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml docker/compose.docker-mode.yml
 	BC_SKIP_MAPPING=TRUE $(UV) tool run --from checkov==3.3.30 checkov -d terraform --framework terraform --skip-download --compact --quiet
@@ -64,7 +64,10 @@ docs: install-all ## Generate dbt docs (lineage) and serve them on http://127.0.
 	$(RUN) dbt docs generate --project-dir dbt_spacex --profiles-dir dbt_spacex --target $(WAREHOUSE)
 	$(RUN) dbt docs serve --project-dir dbt_spacex --profiles-dir dbt_spacex --target $(WAREHOUSE) --host 127.0.0.1 --port 8580 --no-browser
 
-airflow: install-all ## Start a local Airflow (standalone) with this repo's DAGs
+dbt-manifest: install-all ## dbt parse: the manifest the DAG's Cosmos task group renders from (no warehouse needed)
+	cd dbt_spacex && SPACEX_DUCKDB_PATH=$$(mktemp -d)/parse.duckdb $(RUN) dbt parse --project-dir . --profiles-dir . --target duckdb --quiet
+
+airflow: dbt-manifest ## Start a local Airflow (standalone) with this repo's DAGs
 	RUN="$(RUN)" docker/airflow/standalone.sh
 
 up: ## docker compose up: the local stack, healthy (needs a Docker engine and .env)
