@@ -171,7 +171,8 @@ def _docker_task(cfg: DagConfig, task_id: str, command: list[str], **lineage: An
         mounts=mounts,
         mount_tmp_dir=False,
         auto_remove="success",
-        do_xcom_push=task_id in ("extract", "report"),  # the CLI's last `--json` line
+        do_xcom_push=task_id in ("extract", "report"),  # the CLI's `--json` line, among
+        xcom_all=True,  # all output lines: a log line on stderr may follow the summary
         execution_timeout=cfg.timeouts[task_id],
         **lineage,
     )

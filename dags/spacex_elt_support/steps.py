@@ -19,11 +19,29 @@ from urllib.parse import urlparse
 log = logging.getLogger("spacex_elt.steps")
 
 
+def summary_of(pushed: Any) -> dict[str, Any]:
+    """The run summary in a task's XCom: a dict (python mode), or the CLI's `--json` line among
+    the container's output lines (docker/ecs modes push their log lines, stderr included, so
+    the summary is the last line that is a JSON object, not necessarily the last line)."""
+    if isinstance(pushed, dict):
+        return pushed
+    lines = pushed.splitlines() if isinstance(pushed, str) else [str(x) for x in pushed or []]
+    for line in reversed(lines):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                found = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(found, dict):
+                return found
+    raise ValueError(f"no JSON run summary in the task's output: {pushed!r:.200}")
+
+
 def raw_uris_of(extracted: Any) -> list[str]:
-    """The raw URIs in an extract task's XCom: a dict (python mode) or the CLI's `--json` line
-    (docker/ecs modes). The one contract every mode's load follows."""
-    if isinstance(extracted, str):
-        extracted = json.loads(extracted.strip().splitlines()[-1])
+    """The raw URIs in an extract task's XCom (see `summary_of`). The one contract every mode's
+    load follows."""
+    extracted = summary_of(extracted)
     uris = [str(item["raw_uri"]) for item in extracted.get("landed", [])]
     if not uris:
         raise ValueError(f"the extract task handed over no raw objects: {extracted!r:.200}")
@@ -32,9 +50,7 @@ def raw_uris_of(extracted: Any) -> list[str]:
 
 def run_id_of(extracted: Any) -> str:
     """The lake run id in an extract task's XCom (dict or the CLI's `--json` line)."""
-    if isinstance(extracted, str):
-        extracted = json.loads(extracted.strip().splitlines()[-1])
-    return str(extracted["run_id"])
+    return str(summary_of(extracted)["run_id"])
 
 
 def dbt_environment() -> dict[str, str]:
