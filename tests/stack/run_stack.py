@@ -520,6 +520,10 @@ def stack_test() -> str:
         project = "label=com.docker.compose.project=spacex-elt"
         if engine.docker("ps", "-aq", "--filter", project, log="compose").stdout.strip():
             raise StackError("a spacex-elt stack already runs on this engine: `make down` first")
+        if engine.daemon is not None:
+            # Our own engine: volumes an interrupted earlier run left behind hold that run's
+            # passwords and data; start clean. (A user's engine is never wiped.)
+            stack.down()
         try:
             t0 = time.monotonic()
             health = stack.up()
