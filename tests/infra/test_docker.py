@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tooling import dag_env_names
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILES = sorted((REPO / "docker").glob("*.Dockerfile"))
 BASE_ARG = re.compile(r"^ARG PYTHON_IMAGE=(\S+)$", re.MULTILINE)
@@ -43,13 +45,15 @@ def test_both_images_use_the_uv_make_bootstraps() -> None:
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
 def test_image_settings_are_read_by_the_pipeline(path: Path) -> None:
-    """Every SPACEX_* an image sets is a setting spacex_etl reads (a typo would be ignored)."""
+    """Every SPACEX_* an image sets is a setting spacex_etl or the DAG reads (a typo would be
+    ignored)."""
     from spacex_etl.config import env_names
 
     code = "\n".join(ln for ln in path.read_text().splitlines() if not ln.startswith("#"))
     names = set(re.findall(r"\b(SPACEX_[A-Z_]+)=", code))
+    read = set(env_names()) | dag_env_names()
     assert names, path.name
-    assert names <= set(env_names()), sorted(names - set(env_names()))
+    assert names <= read, sorted(names - read)
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
