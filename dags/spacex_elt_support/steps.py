@@ -58,13 +58,7 @@ def dbt_environment() -> dict[str, str]:
     from spacex_etl import transform
     from spacex_etl.config import Settings
 
-    settings = Settings()
-    make_env = getattr(transform, "dbt_env", None)
-    if make_env is not None:
-        return dict(make_env(settings))
-    from spacex_etl.warehouse import open_warehouse
-
-    return dict(open_warehouse(settings).dbt_env())  # type: ignore[attr-defined]
+    return transform.dbt_env(Settings())
 
 
 def object_dataset(uri: str) -> tuple[str, str]:
@@ -153,7 +147,7 @@ def release_duckdb() -> None:
     runner, `dag.test`), so the next task in this process can open the file."""
     from spacex_etl import transform
 
-    transform._release_duckdb()
+    transform.release_duckdb()
 
 
 def report(ingest_date: str, extracted: Any, load_summary: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -488,11 +487,7 @@ def _failed_dbt_nodes(settings: Settings) -> list[str]:
     """Nodes that errored or failed in dbt's newest `run_results.json` for this target."""
     from spacex_etl import transform
 
-    try:
-        args = transform.dbt_args(settings, [])
-    except SpacexEtlError:
-        return []
-    results = Path(args[args.index("--target-path") + 1]) / "run_results.json"
+    results = transform.output_dir(settings) / "target" / "run_results.json"
     try:
         nodes = orjson.loads(results.read_bytes()).get("results", [])
     except (OSError, orjson.JSONDecodeError):

@@ -76,12 +76,17 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def output_dir(settings: Settings) -> Path:
+    """Where dbt writes for this target: `target/` (manifest, run_results.json) and `logs/`."""
+    return (settings.data_dir / "dbt" / settings.target).resolve()
+
+
 def dbt_args(settings: Settings, command: list[str]) -> list[str]:
     """Common dbt CLI arguments: project, profiles, target and where output goes."""
     project = settings.dbt_project_dir
     if not (project / "dbt_project.yml").exists():
         raise ConfigError(f"no dbt project at {project} (set SPACEX_DBT_PROJECT_DIR)")
-    out = (settings.data_dir / "dbt" / settings.target).resolve()
+    out = output_dir(settings)
     return [
         *command,
         "--project-dir",
@@ -97,7 +102,7 @@ def dbt_args(settings: Settings, command: list[str]) -> list[str]:
     ]
 
 
-def _release_duckdb() -> None:
+def release_duckdb() -> None:
     """dbt-duckdb keeps its DuckDB connection in a class attribute after dbt returns; close it
     so that other processes (the next load, a BI tool) can open the file."""
     try:
@@ -123,7 +128,7 @@ def invoke(settings: Settings, command: list[str]) -> Any:
         with patched_environ(env), contextlib.redirect_stdout(sys.stderr):
             result = dbtRunner().invoke(args)
     finally:
-        _release_duckdb()
+        release_duckdb()
     if result.exception is not None:
         raise TransformError(f"dbt {command[0]} could not run: {result.exception}")
     return result
