@@ -37,6 +37,8 @@ def dag_env_names() -> set[str]:
     the alias) and any `SPACEX_*` name quoted in its config module."""
     from pydantic_settings import BaseSettings
 
+    from spacex_etl.config import settings_env_names
+
     sys.path.insert(0, str(REPO / "dags"))
     try:
         module = importlib.import_module("spacex_elt_support.config")
@@ -45,8 +47,5 @@ def dag_env_names() -> set[str]:
     names = set(re.findall(r'"(SPACEX_[A-Z0-9_]+)"', Path(module.__file__ or "").read_text()))
     for cls in vars(module).values():
         if isinstance(cls, type) and issubclass(cls, BaseSettings) and cls is not BaseSettings:
-            prefix = str(cls.model_config.get("env_prefix", ""))
-            for field, info in cls.model_fields.items():
-                alias = info.validation_alias
-                names.add(alias if isinstance(alias, str) else (prefix + field).upper())
+            names |= set(settings_env_names(cls).values())
     return names

@@ -57,14 +57,20 @@ class _Section(BaseSettings):
     @classmethod
     def env_names(cls) -> dict[str, str]:
         """Field name → the env var that sets it."""
-        prefix = str(cls.model_config.get("env_prefix", ""))
-        names: dict[str, str] = {}
-        for name, info in cls.model_fields.items():
-            if isinstance(info.annotation, type) and issubclass(info.annotation, BaseSettings):
-                continue  # a section, read through its own prefix
-            alias = info.validation_alias
-            names[name] = str(alias) if isinstance(alias, str) else (prefix + name).upper()
-        return names
+        return settings_env_names(cls)
+
+
+def settings_env_names(cls: type[BaseSettings]) -> dict[str, str]:
+    """Field name → the env var that sets it, for any pydantic-settings class (the DAG's too):
+    the field's alias, else env prefix + name. Nested sections are read through their own."""
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    names: dict[str, str] = {}
+    for name, info in cls.model_fields.items():
+        if isinstance(info.annotation, type) and issubclass(info.annotation, BaseSettings):
+            continue  # a section, read through its own prefix
+        alias = info.validation_alias
+        names[name] = str(alias) if isinstance(alias, str) else (prefix + name).upper()
+    return names
 
 
 def _describe(section: type[_Section], exc: ValidationError) -> str:
