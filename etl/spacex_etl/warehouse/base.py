@@ -135,8 +135,8 @@ class SqlWarehouse(ABC):
         return ", ".join(f"{ident(name)} {self.type_names[kind]}" for name, kind in cols)
 
     def ddl(self) -> list[str]:
-        """Create the raw schema and tables if they do not exist."""
-        statements = [f"create schema if not exists {ident(self.schema)}"]
+        """Create the raw tables if they do not exist (the schema: see `ensure_schema`)."""
+        statements = []
         for table, cols in self._raw_tables().items():
             statements.append(
                 f"create table if not exists {self.qualified(table)} ({self._column_defs(cols)})"
@@ -164,8 +164,23 @@ class SqlWarehouse(ABC):
                         f"add column {ident(name)} {self.type_names[kind]}"
                     )
 
+    def ensure_schema(self, cur: Any) -> None:
+        """Create the raw schema only when it is missing.
+
+        `create schema if not exists` is checked against the database's CREATE privilege even
+        when the schema exists; looking first lets the loader role run without that privilege
+        once an admin has created its schema (`warehouse/roles.sql`).
+        """
+        cur.execute(
+            f"select 1 from information_schema.schemata where schema_name = {self.paramstyle}",
+            (self.schema,),
+        )
+        if not cur.fetchall():
+            cur.execute(f"create schema if not exists {ident(self.schema)}")
+
     def _prepare_tables(self, cur: Any) -> None:
         self.lock(cur)
+        self.ensure_schema(cur)
         for statement in self.ddl():
             cur.execute(statement)
         self.migrate(cur)

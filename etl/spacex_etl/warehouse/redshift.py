@@ -235,7 +235,7 @@ class RedshiftWarehouse(SqlWarehouse):
         """`lock` the ledger table (created first if needed) until the transaction ends: every
         load appends to it, so a second load into the same schema waits here."""
         ledger = self.qualified("load_ledger")
-        cur.execute(f"create schema if not exists {ident(self.schema)}")
+        self.ensure_schema(cur)
         cur.execute(f"create table if not exists {ledger} ({self._column_defs(LEDGER_COLUMNS)})")
         cur.execute(f"lock {ledger}")
 
