@@ -3,7 +3,8 @@
 Every fenced ```bash block in the project's Markdown is a runnable block (output is fenced as
 ```text): its `make` targets must exist, its `spacex-etl` subcommands and options must be in the
 CLI's help, the paths it hands to `.venv/bin/*` tools must exist. Relative links and images must
-resolve. The README's configuration table lists exactly the environment variables Settings reads.
+resolve, and a link to a section (`page.md#anchor`) must name a heading of that page. The
+README's configuration table lists exactly the environment variables Settings reads.
 """
 
 from __future__ import annotations
@@ -161,6 +162,34 @@ def test_relative_links_and_images_resolve(doc: Path) -> None:
         if not path.exists():
             broken.append(target)
     assert not broken, f"{doc_id(doc)}: broken relative links: {broken}"
+
+
+def heading_anchors(doc: Path) -> set[str]:
+    """The anchors GitHub gives a file's headings: lowercased, punctuation dropped, spaces to
+    hyphens, `-1`, `-2`, … on repeats (headings inside fenced blocks are not headings)."""
+    anchors: set[str] = set()
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", FENCE.sub("", doc.read_text()), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchor, n = slug, 0
+        while anchor in anchors:
+            n += 1
+            anchor = f"{slug}-{n}"
+        anchors.add(anchor)
+    return anchors
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=doc_id)
+def test_links_to_a_section_name_one_that_exists(doc: Path) -> None:
+    text = FENCE.sub("", doc.read_text())
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"^[a-z]+:", target) or "#" not in target:
+            continue
+        page, anchor = target.split("#", 1)
+        path = (doc.parent / page).resolve() if page else doc
+        if path.suffix == ".md" and path.is_file() and anchor not in heading_anchors(path):
+            broken.append(target)
+    assert not broken, f"{doc_id(doc)}: links to sections that do not exist: {broken}"
 
 
 def readme_config_vars() -> set[str]:
