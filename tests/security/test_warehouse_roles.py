@@ -111,8 +111,10 @@ def test_bootstrap_then_load_as_loader_and_dbt_as_transformer(
 ) -> None:
     first = roles.bootstrap()
     assert first.returncode == 0, first.stderr
+    with roles.connect(PG_USER) as conn:  # what the first version of roles.sql granted
+        conn.execute(f'grant create on database "{roles.database}" to "{roles.loader}"')
     again = roles.bootstrap()
-    assert again.returncode == 0, again.stderr  # idempotent
+    assert again.returncode == 0, again.stderr  # idempotent, and takes that grant back
 
     env = roles.env() | {"SPACEX_DATA_DIR": str(tmp_path / "spacex")}
     proc = run_cli("run", "--date", "2024-06-01", "--json", env=env)
@@ -142,11 +144,17 @@ def test_bootstrap_then_load_as_loader_and_dbt_as_transformer(
     raw, dbt = f'"{roles.raw_schema}"', f'"{roles.dbt_schema}"'
     model = next(n.split(".", 1)[1] for n in owners if n.startswith(f"{roles.dbt_schema}."))
     with roles.connect(roles.loader) as loader:
+        # The load above ran without CREATE on the database: it found its schema first.
+        assert loader.execute(
+            "select has_database_privilege(current_user, current_database(), 'CREATE')"
+        ).fetchone() == (False,)
+        refused(loader, "create schema intruder")
         refused(loader, f"create table {dbt}.intruder (a int)")
         refused(loader, f'drop table {dbt}."{model}"')
         assert loader.execute(f'select count(*) from {dbt}."{model}"').fetchone() is not None
     with roles.connect(roles.transformer) as transformer:
         assert transformer.execute(f"select count(*) from {raw}.launches").fetchone() == (205,)
+        refused(transformer, "create schema intruder")
         refused(transformer, f"insert into {raw}.launches default values")
         refused(transformer, f"delete from {raw}.launches")
         refused(transformer, f"create table {raw}.intruder (a int)")
@@ -191,6 +199,9 @@ def test_the_redshift_bootstrap_grants_what_the_tested_postgres_one_grants() -> 
     for statement in redshift:
         assert ":" not in statement, statement  # every psql variable substituted
         sqlglot.parse_one(statement, read="redshift")  # unknown syntax becomes a Command
+    for statement in redshift + postgres:  # the schemas exist: nobody needs to create one
+        privileges = statement.partition(" on database ")[0]
+        assert not (privileges.startswith("grant") and "create" in privileges), statement
     joined = " ".join(redshift).lower()
     assert "superuser" not in joined
     assert "createuser" not in joined

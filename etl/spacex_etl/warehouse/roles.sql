@@ -21,11 +21,11 @@ where not exists (select 1 from pg_roles where rolname = :'transformer')
 \gexec
 
 revoke all on database :"database" from public;
+-- No CREATE on the database for either role: the schemas below are created here, and the
+-- loader looks its schema up before it would create one (SqlWarehouse.ensure_schema). The
+-- revoke takes back the grant an earlier version of this file gave the loader.
+revoke create on database :"database" from :"loader", :"transformer";
 grant connect, temporary on database :"database" to :"loader", :"transformer";
--- The loader runs `create schema if not exists`, which PostgreSQL checks against the database's
--- CREATE privilege even when the schema exists. Revoke this grant once the loader looks for
--- its schema first.
-grant create on database :"database" to :"loader";
 
 create schema if not exists :"raw_schema" authorization :"loader";
 create schema if not exists :"dbt_schema" authorization :"transformer";

@@ -19,10 +19,11 @@ select 'create user "' || :'transformer' || '" password disable'
 where not exists (select 1 from pg_user where usename = :'transformer')
 \gexec
 
+-- No CREATE on the database for either user: the schemas below are created here, and the
+-- loader looks its schema up before it would create one (SqlWarehouse.ensure_schema). The
+-- revoke takes back the grant an earlier version of this file gave the loader.
+revoke create on database :"database" from :"loader", :"transformer";
 grant temp on database :"database" to :"loader", :"transformer";
--- The loader runs `create schema if not exists` (checked against the database's CREATE
--- privilege). Revoke this grant once the loader looks for its schema first.
-grant create on database :"database" to :"loader";
 
 create schema if not exists :"raw_schema" authorization :"loader";
 create schema if not exists :"dbt_schema" authorization :"transformer";
