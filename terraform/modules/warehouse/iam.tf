@@ -27,8 +27,14 @@ data "aws_iam_policy_document" "copy_assume" {
       values   = [local.load_user_arn]
     }
 
-    # Confused-deputy keys: enforced whenever Redshift sends them (IfExists,
-    # because AWS does not document that it does for COPY roles).
+    # Confused-deputy keys, enforced whenever Redshift sends them. IfExists, not
+    # strict: Redshift's guide to restricting COPY roles ("Restricting access to
+    # IAM roles", Redshift management guide) documents sts:ExternalId only, and no
+    # AWS page says Redshift puts aws:SourceAccount / aws:SourceArn into the
+    # AssumeRole it makes for COPY; a strict key it does not send would refuse
+    # every COPY. The strict ExternalId above already pins the account and the
+    # cluster (both are in the load user's ARN). Make these strict once a COPY on
+    # a real cluster passes with them (README, "Not proven here").
     condition {
       test     = "StringEqualsIfExists"
       variable = "aws:SourceAccount"

@@ -19,6 +19,15 @@ variables {
   }
 }
 
+# A document of its own, so the role cannot pass by carrying another one (every
+# mocked policy document otherwise renders the same placeholder).
+override_data {
+  target = data.aws_iam_policy_document.copy_assume
+  values = {
+    json = "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"CopyAssumeUnderTest\",\"Effect\":\"Allow\",\"Action\":\"sts:AssumeRole\",\"Principal\":{\"Service\":\"redshift.amazonaws.com\"}}]}"
+  }
+}
+
 run "redshift_is_locked_down_and_copy_reads_staged_only" {
   command = apply
 
@@ -107,13 +116,21 @@ run "redshift_is_locked_down_and_copy_reads_staged_only" {
     error_message = "copy-role-load-user-only: only the loader user of this cluster may have Redshift assume the COPY role (sts:ExternalId)."
   }
 
+  # Equality operators only, strict or IfExists (see the policy for why IfExists):
+  # a Like, Not or ForAnyValue operator, another value or a missing key fails.
   assert {
-    condition = alltrue([
+    condition = length(data.aws_iam_policy_document.copy_assume.statement) > 0 && alltrue([
       for s in data.aws_iam_policy_document.copy_assume.statement :
-      anytrue([for c in s.condition : c.variable == "aws:SourceAccount" && toset(c.values) == toset(["123456789012"])]) &&
-      anytrue([for c in s.condition : c.variable == "aws:SourceArn" && toset(c.values) == toset(["arn:aws:redshift:eu-west-1:123456789012:cluster:spacex-elt-test-redshift"])])
+      anytrue([for c in s.condition : c.variable == "aws:SourceAccount" && contains(["StringEquals", "StringEqualsIfExists"], c.test) && toset(c.values) == toset(["123456789012"])]) &&
+      anytrue([for c in s.condition : c.variable == "aws:SourceArn" && contains(["ArnEquals", "ArnEqualsIfExists"], c.test) && toset(c.values) == toset(["arn:aws:redshift:eu-west-1:123456789012:cluster:spacex-elt-test-redshift"])])
     ])
-    error_message = "copy-role-trust: only this account's cluster may assume the COPY role (aws:SourceAccount and aws:SourceArn)."
+    error_message = "copy-role-trust: only this account's cluster may assume the COPY role (aws:SourceAccount and aws:SourceArn, equality operators)."
+  }
+
+  # The role carries that document, not another policy without the conditions.
+  assert {
+    condition     = aws_iam_role.copy.assume_role_policy == data.aws_iam_policy_document.copy_assume.json
+    error_message = "copy-role-trust: the COPY role's trust policy must be the copy_assume document."
   }
 
   assert {
