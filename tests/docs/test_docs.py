@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from spacex_etl.config import env_names
+from tests.conftest import run_cli
 from tests.tooling import dag_env_names
 
 REPO = Path(__file__).resolve().parents[2]
@@ -190,6 +191,41 @@ def test_links_to_a_section_name_one_that_exists(doc: Path) -> None:
         if path.suffix == ".md" and path.is_file() and anchor not in heading_anchors(path):
             broken.append(target)
     assert not broken, f"{doc_id(doc)}: links to sections that do not exist: {broken}"
+
+
+def masked(lines: list[str], data_dir: str) -> list[str]:
+    """What changes from run to run or machine to machine: run id, dates, paths, timings."""
+    out = []
+    for line in lines:
+        line = line.replace(data_dir, "<repo>/.spacex").rstrip()
+        line = re.sub(r"\d{8}T\d{6}Z-[0-9a-f]{6}", "<run id>", line)
+        line = re.sub(r"ingest_date=\d{4}-\d\d-\d\d", "ingest_date=<date>", line)
+        line = re.sub(r"data_quality-\d{8}T\d+Z", "data_quality-<time>", line)
+        if line.lstrip().startswith("timings"):
+            line = re.sub(r"\d+\.\d+s", "<t>s", line)
+        out.append(line)
+    return out
+
+
+@pytest.mark.slow
+def test_the_readme_shows_what_make_run_prints(tmp_path: Path) -> None:
+    """The README's sample is `make run`'s output line for line (the CLI part; make echoes its
+    recipe lines first)."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("## What `make run` prints", 1)[1].split("\n## ", 1)[0]
+    sample = next(body for lang, body in FENCE.findall(section) if lang == "text").splitlines()
+    sample = sample[next(i for i, line in enumerate(sample) if line.startswith("spacex-etl ")) :]
+    data_dir = tmp_path / "spacex"
+    out = run_cli(
+        "run",
+        "--date",
+        "2026-12-02",
+        "--input",
+        "snapshot",
+        env={"SPACEX_DATA_DIR": str(data_dir), "SPACEX_WAREHOUSE": "duckdb"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert masked(sample, str(data_dir)) == masked(out.stdout.splitlines(), str(data_dir))
 
 
 def readme_config_vars() -> set[str]:
