@@ -1,32 +1,24 @@
-"""One batch: the flattened tables of one raw file (one resource, one logical date, one run)."""
+"""One batch: the staged tables of one raw file (one resource, one source, one logical date).
+
+A batch holds no data in memory: `stage_batch` checks and flattens the raw file into Parquet
+parts on local disk (`columnar.stage_file`), one folder per table, and the batch keeps their
+paths, row counts, the quarantine and the verdicts the load needs (contract break, drift).
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from spacex_etl.flatten import rows
-from spacex_etl.schema import KEY_MAX_BYTES, RESOURCE_TABLES, TABLES, ColumnType, columns, fit_text
-from spacex_etl.validate import QuarantineEntry, Validated
-
-ARROW_TYPES: dict[ColumnType, pa.DataType] = {
-    "key": pa.string(),
-    "text": pa.string(),
-    "int": pa.int32(),
-    "bigint": pa.int64(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us"),
-    "date": pa.date32(),
-}
-
-
-def arrow_schema(table: str) -> pa.Schema:
-    """The Arrow schema of a raw table (data columns + batch metadata)."""
-    return pa.schema([(name, ARROW_TYPES[kind]) for name, kind in columns(table)])
+from spacex_etl.contract import KEY_MAX_BYTES, arrow_schema
+from spacex_etl.schema import RESOURCE_TABLES, columns, fit_text
+from spacex_etl.validate import QuarantineEntry
 
 
 @dataclass(frozen=True)
@@ -40,28 +32,42 @@ class BatchKey:
 
 @dataclass
 class Batch:
-    """The tables of one batch, ready to load, plus everything the run summary reports."""
+    """The staged tables of one batch, ready to load, plus everything the run summary reports."""
 
     key: BatchKey
     run_id: str
     raw_uri: str
     raw_sha256: str
-    received: int
-    deduplicated: int
-    tables: dict[str, pa.Table]
+    received: int = 0
+    deduplicated: int = 0
+    parts: dict[str, list[Path]] = field(default_factory=dict)
+    """Local Parquet files of each table (and `quarantine`), in load order."""
+    rows: dict[str, int] = field(default_factory=dict)
+    """Rows staged per data table."""
     quarantine: list[QuarantineEntry] = field(default_factory=list)
-    staged_uris: dict[str, str] = field(default_factory=dict)
-    """Lake URIs of the Parquet file of each table (and `quarantine`), once written."""
+    staged_uris: dict[str, list[str]] = field(default_factory=dict)
+    """Lake URIs of the same parts, once published to the lake's staged zone."""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
     extracted_at: datetime | None = None
     """When the raw object was extracted (UTC, naive): breaks ties between same-date batches."""
     drift: dict[str, list[str]] = field(default_factory=dict)
     rule_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Records rejected per (field, rule), from validation."""
+    timings_s: dict[str, float] = field(default_factory=dict)
+    """Wall and CPU seconds per staging step (for the benchmark's profile)."""
+
+    def __post_init__(self) -> None:
+        if self.extracted_at is not None and self.extracted_at.tzinfo is not None:
+            self.extracted_at = self.extracted_at.astimezone(UTC).replace(tzinfo=None)
 
     @property
     def resource(self) -> str:
         return self.key.resource
+
+    @property
+    def tables(self) -> list[str]:
+        """The data tables this batch fills, the parent table first."""
+        return RESOURCE_TABLES[self.resource]
 
     @property
     def records_loaded(self) -> int:
@@ -77,12 +83,23 @@ class Batch:
         ]
 
     def row_counts(self) -> dict[str, int]:
-        return {name: table.num_rows for name, table in self.tables.items()}
+        return {table: self.rows.get(table, 0) for table in self.tables}
+
+    def metadata(self) -> dict[str, Any]:
+        """The batch metadata columns (`contract.METADATA_COLUMNS`) every staged row carries."""
+        return {
+            "_source": self.key.source,
+            "_ingest_date": self.key.ingest_date,
+            "_run_id": self.run_id,
+            "_raw_uri": self.raw_uri,
+            "_loaded_at": self.loaded_at,
+            "_extracted_at": self.extracted_at,
+        }
 
     def quarantine_table(self) -> pa.Table:
         """The quarantine rows; free text cut to what every warehouse column holds (the
         lake's quarantine file keeps each record whole)."""
-        meta = self._metadata()
+        meta = self.metadata()
         data = [
             asdict(entry)
             | {
@@ -93,7 +110,7 @@ class Batch:
             | meta
             for entry in self.quarantine
         ]
-        return pa.Table.from_pylist(data, schema=arrow_schema("quarantine"))
+        return pa.Table.from_pylist(data, schema=arrow_schema(columns("quarantine")))
 
     def ledger_row(self, status: str = "succeeded", error: str | None = None) -> dict[str, Any]:
         """This batch's row of the append-only load ledger."""
@@ -117,56 +134,28 @@ class Batch:
             "extracted_at": self.extracted_at,
         }
 
-    def _metadata(self) -> dict[str, Any]:
-        return {
-            "_source": self.key.source,
-            "_ingest_date": self.key.ingest_date,
-            "_run_id": self.run_id,
-            "_raw_uri": self.raw_uri,
-            "_loaded_at": self.loaded_at,
-            "_extracted_at": self.extracted_at,
-        }
 
+def stage_batch(path: Path, work: Path, batch: Batch, name: str | None = None) -> Batch:
+    """Check, flatten and stage the raw file `path` into Parquet parts under `work`.
 
-def build_batch(
-    validated: Validated,
-    key: BatchKey,
-    run_id: str,
-    raw_uri: str,
-    raw_sha256: str,
-    extracted_at: datetime | None = None,
-) -> Batch:
-    """Flatten validated records into Arrow tables with the batch metadata columns."""
-    batch = Batch(
-        key=key,
-        run_id=run_id,
-        raw_uri=raw_uri,
-        raw_sha256=raw_sha256,
-        received=validated.received,
-        deduplicated=validated.deduplicated,
-        tables={},
-        quarantine=list(validated.quarantine),
-        extracted_at=extracted_at.astimezone(UTC).replace(tzinfo=None) if extracted_at else None,
-        drift=dict(validated.drift),
-        rule_counts=Counter(validated.rule_counts),
+    Fills the batch's counts, quarantine, verdicts and parts (the quarantine as one more part).
+    `name` is how errors refer to the file (its lake URI). Raises InputFormatError when the file
+    is not a JSON array of records.
+    """
+    from spacex_etl import columnar
+
+    staged = columnar.stage_file(
+        path, work, batch.resource, columnar.BatchMeta(batch.metadata()), name=name
     )
-    data_columns = {t: [name for name, _ in TABLES[t]] for t in RESOURCE_TABLES[key.resource]}
-    buffers: dict[str, dict[str, list[Any]]] = {
-        table: {name: [] for name in names} for table, names in data_columns.items()
-    }
-    for record, raw in validated.records:
-        for table, row in rows(record, raw.decode()):
-            for name, column in buffers[table].items():
-                column.append(row[name])
-    meta = batch._metadata()
-    for table, columns_ in buffers.items():
-        schema = arrow_schema(table)
-        size = len(next(iter(columns_.values())))
-        arrays = [
-            pa.array(values, type=schema.field(name).type) for name, values in columns_.items()
-        ]
-        arrays += [
-            pa.array([value] * size, type=schema.field(name).type) for name, value in meta.items()
-        ]
-        batch.tables[table] = pa.Table.from_arrays(arrays, schema=schema)
+    batch.received, batch.deduplicated = staged.received, staged.deduplicated
+    batch.quarantine = staged.quarantine
+    batch.rule_counts = staged.rule_counts
+    batch.drift = staged.drift
+    batch.parts = dict(staged.parts)
+    batch.rows = dict(staged.rows)
+    batch.timings_s = dict(staged.timings_s)
+    quarantine_part = work / "quarantine" / "part_0.parquet"
+    quarantine_part.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(batch.quarantine_table(), quarantine_part, compression="snappy")
+    batch.parts["quarantine"] = [quarantine_part]
     return batch

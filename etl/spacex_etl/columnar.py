@@ -2,14 +2,15 @@
 
 The fast path is DuckDB: `read_json_objects` streams the array one record at a time (the file is
 never held whole), and SQL generated from `contract.py` checks every column (JSON type, format,
-range, byte length) and flattens the record and its arrays. Only records that fail a check, or
-whose id repeats, go to Python, where today's per-record diagnostic path (`validate.py`'s pydantic
-models) decides: quarantine them with the exact message, or accept them and flatten them with
+range, byte length) and flattens the record and its arrays. Only records that fail a check, whose
+id repeats, or whose text holds `NaN`/`Infinity` (DuckDB's reader accepts them, JSON does not) go
+to Python, in chunks, where the per-record diagnostic path (`validate.py`'s pydantic models)
+decides: quarantine them with the exact message, or accept them and flatten them with
 `flatten.py`. The checks accept a strict subset of what the models accept, with equal values, so
-the outcome equals the per-record path's.
+the outcome equals a per-record validation of the whole file.
 
-Memory: DuckDB works inside `memory_limit` and spills to `<work>/duckdb.tmp`; Python holds only
-the slow records. Parts: each table is written as `parts` files (see `part_count`) so that
+Memory: DuckDB works inside `memory_limit` and spills to `<work>/_work/duckdb.tmp`; Python holds
+one chunk of slow records at a time. Parts: each table is written as `part_count` files so that
 Redshift's COPY loads them in parallel, one file per slice.
 """
 
@@ -18,31 +19,53 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spacex_etl.contract import PRECISIONS, Column, TableContract, for_resource
+from spacex_etl.contract import (
+    KEY_MAX_BYTES,
+    METADATA_COLUMNS,
+    PRECISIONS,
+    TEXT_MAX_BYTES,
+    Column,
+    ColumnType,
+    TableContract,
+    for_resource,
+)
 from spacex_etl.errors import InputFormatError
 from spacex_etl.flatten import rows
-from spacex_etl.schema import METADATA_COLUMNS, ColumnType
-from spacex_etl.validate import QuarantineEntry, validate_records
+from spacex_etl.schema import RECORD_MODELS
+from spacex_etl.validate import (
+    UTF8_BOM,
+    Deduper,
+    QuarantineEntry,
+    contract_paths,
+    drift_from_paths,
+    loads_record,
+    parse_array,
+    validate_records,
+)
 
-KEY_MAX_BYTES = 256
-"""Redshift `varchar(256)` counts bytes (the same limit the record models enforce)."""
-TEXT_MAX_BYTES = 65535
-"""Redshift's longest varchar; also the ceiling for `record_json`."""
 PART_TARGET_BYTES = 64 * 1024 * 1024
-ROW_GROUP_ROWS = 16_384
-"""~32 MB of launches per row group: bounded writer memory, still large for readers."""
 """Aim for ~64 MB per Parquet file: inside Redshift's advised 1-125 MB compressed per file."""
+ROW_GROUP_ROWS = 122_880
+"""DuckDB's default row group: bounded writer memory (a few MB of typed columns)."""
 DEFAULT_SLICES = 4
+"""Slices of the smallest provisioned Redshift node (ra3.xlplus: 2 nodes x 2 slices)."""
+SLOW_CHUNK = 5_000
+"""Slow records parsed and validated per Python chunk (bounds the slow path's memory)."""
+MEMORY_LIMIT = "384MB"
+"""DuckDB's share of the 1 GiB task: measured, pass 1 needs > 200MB whatever N; 512MB took the
+whole process over 1 GiB at 3M launches."""
+SMALL_FILE_BYTES = 64 * 1024 * 1024
+"""A file DuckDB refuses and is this small is parsed whole once more for the exact message."""
 SQL_TYPES: dict[ColumnType, str] = {
     "key": "varchar",
     "text": "varchar",
@@ -157,10 +180,13 @@ def _element_check(column: Column, array: str) -> str:
 
 
 def top_level_paths(contracts: list[TableContract]) -> list[str]:
-    """The record's top-level keys the checks read: record-level fields, then the arrays."""
+    """The record's top-level keys pass 1 reads: record-level fields, the arrays, then the other
+    keys the record model expects (read only to see which are present: schema drift)."""
     record, *arrays = contracts
     keys = [c.path or c.name for c in record.columns if c.source == "field"]
-    return keys + [contract.array for contract in arrays if contract.array]
+    keys += [contract.array for contract in arrays if contract.array]
+    _, expected = contract_paths(RECORD_MODELS[record.resource])
+    return keys + sorted(p for p in expected if "[]." not in p and p not in keys)
 
 
 def check_sql(contracts: list[TableContract], rt: str, t: str, s: str) -> str:
@@ -213,11 +239,11 @@ def array_rows_sql(contract: TableContract, source: str) -> str:
         spec = "[{" + ", ".join(f'"{c.path}": "{FROM_JSON_TYPES[c.type]}"' for c in fields) + "}]"
         values = [f'e."{c.path}" as {c.name}' for c in fields]
     exploded = (
-        f"select idx, id, unnest(l) as e, unnest(range(len(l)::bigint)) as i "
+        f"select idx, id, unnest(l) as e, unnest(range(len(l)::bigint)) as i "  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
         f"from (select idx, id, from_json({contract.array}, {_lit(spec)}) as l from {source})"
     )
     return (
-        f"select idx, id as {parent.name}, cast(i as integer) as {index.name}, "
+        f"select idx, id as {parent.name}, cast(i as integer) as {index.name}, "  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
         f"{', '.join(values)} from ({exploded})"
     )
 
@@ -229,12 +255,15 @@ class Staged:
 
     resource: str
     received: int
-    deduplicated: int
-    quarantine: list[QuarantineEntry]
+    deduplicated: int = 0
+    quarantine: list[QuarantineEntry] = field(default_factory=list)
+    rule_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Records rejected per (field, rule): the contract-break verdict counts these."""
+    drift: dict[str, list[str]] = field(default_factory=dict)
     parts: dict[str, list[Path]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
-    """Seconds per step (pass 1, slow records, each table), for the benchmark's profile."""
+    """Wall and CPU seconds per step (pass 1, slow records, each table)."""
 
     @property
     def loaded(self) -> int:
@@ -243,7 +272,7 @@ class Staged:
 
 @dataclass(frozen=True)
 class BatchMeta:
-    """The batch metadata columns (`schema.METADATA_COLUMNS`) every staged row carries."""
+    """The batch metadata columns (`contract.METADATA_COLUMNS`) every staged row carries."""
 
     values: dict[str, Any]
 
@@ -272,70 +301,38 @@ class BatchMeta:
         return ", ".join(items)
 
 
-def _connect(work: Path, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
+def connect(
+    work: Path, memory_limit: str = MEMORY_LIMIT, threads: int = 2, database: str = ":memory:"
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that stays inside `memory_limit`, spilling under `work`."""
     work.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(work / "stage.duckdb"))
+    con = duckdb.connect(database)
     con.execute(f"set memory_limit = {_lit(memory_limit)}")
     con.execute(f"set temp_directory = {_lit(str(work / 'duckdb.tmp'))}")
     con.execute(f"set threads = {int(threads)}")
-    con.execute("set preserve_insertion_order = true")
     con.execute("set TimeZone = 'UTC'")
     return con
 
 
-def _slow_outcome(
-    slow: Iterable[tuple[int, str]], resource: str
-) -> tuple[list[QuarantineEntry], list[tuple[int, Any, bytes]], int]:
-    """Run the per-record diagnostic path on the slow records, in file order.
-
-    Returns (quarantine, accepted (index, model, raw), exact duplicates dropped). Duplicate ids
-    follow today's rule: the first valid record of an id is kept, a later identical one is
-    dropped, a later different one is quarantined (`duplicate_id`).
-    """
-    quarantine: list[QuarantineEntry] = []
-    accepted: list[tuple[int, Any, bytes]] = []
-    seen: dict[str, tuple[int, bytes]] = {}
-    deduplicated = 0
-    for index, text in slow:
-        outcome = validate_records([orjson.loads(text)], resource)
-        for entry in outcome.quarantine:
-            quarantine.append(_at(entry, index))
-        for model, raw in outcome.records:
-            record_id = str(model.id)  # type: ignore[attr-defined]
-            if record_id in seen:
-                first_index, first_raw = seen[record_id]
-                if raw == first_raw:
-                    deduplicated += 1
-                    continue
-                quarantine.append(
-                    QuarantineEntry(
-                        resource=resource,
-                        record_index=index,
-                        record_id=record_id,
-                        field="id",
-                        rule="duplicate_id",
-                        message=f"id also at record {first_index} with different content; "
-                        "kept the first",
-                        record_json=raw.decode(),
-                    )
-                )
-                continue
-            seen.setdefault(record_id, (index, raw))
-            accepted.append((index, model, raw))
-    return quarantine, accepted, deduplicated
-
-
-def _at(entry: QuarantineEntry, index: int) -> QuarantineEntry:
-    return replace(entry, record_index=index)
-
-
-def _batches(cursor: duckdb.DuckDBPyConnection, size: int = 10_000) -> Iterator[tuple[int, str]]:
-    while chunk := cursor.fetchmany(size):
-        yield from ((int(index), str(text)) for index, text in chunk)
-
-
 def _scan(path: Path) -> str:
     return f"read_json_objects({_lit(str(path))}, format = 'array') as t(j)"
+
+
+def _first_byte(path: Path) -> bytes:
+    """The first byte that is not a byte order mark or white space (b'' for none in 64 KiB)."""
+    with path.open("rb") as handle:
+        head = handle.read(65536).removeprefix(UTF8_BOM).lstrip()
+    return head[:1]
+
+
+def _unusable(path: Path, name: str, detail: str) -> InputFormatError:
+    """The error for a file that is not a JSON array: the exact one when the file is small."""
+    if path.stat().st_size <= SMALL_FILE_BYTES:
+        try:
+            parse_array(path.read_bytes(), name)
+        except InputFormatError as exc:
+            return exc
+    return InputFormatError(f"{name}: not a JSON array of records: {detail[:300]}")
 
 
 def stage_file(
@@ -345,85 +342,179 @@ def stage_file(
     meta: BatchMeta,
     *,
     slices: int = DEFAULT_SLICES,
-    memory_limit: str = "384MB",
+    memory_limit: str = MEMORY_LIMIT,
     threads: int = 2,
     name: str | None = None,
 ) -> Staged:
     """Check, flatten and write `path` (a JSON array of `resource` records) as Parquet parts.
 
     Pass 1 streams the file into a narrow table (index, id, verdict, typed fields, the arrays'
-    JSON text); pass 2 streams it again beside that table (POSITIONAL JOIN: same order) for
-    the slow records and the record_json column. Nothing holds the whole file.
+    JSON text); the slow records (only they) are read again, beside that table (POSITIONAL
+    JOIN: same order), and decided by the record models. Nothing holds the whole file.
+    Raises InputFormatError when the file is not a JSON array.
     """
+    name = name or str(path)
+    if _first_byte(path) != b"[":
+        raise _unusable(path, name, f"starts with {_first_byte(path)!r}")
     contracts = for_resource(resource)
     record, *arrays = contracts
-    paths = ", ".join(_path(key) for key in top_level_paths(contracts))
-    id_index = top_level_paths(contracts).index(record.columns[0].path or "id") + 1
-    array_cols = [
-        f"s[{top_level_paths(contracts).index(a.array or '') + 1}] as {a.array}" for a in arrays
-    ]
-    con = _connect(out / "_work", memory_limit, threads)
+    keys = top_level_paths(contracts)
+    paths = ", ".join(_path(key) for key in keys)
+    known, _ = contract_paths(RECORD_MODELS[resource])
+    known_top = ", ".join(_lit(k) for k in sorted(known) if "[]." not in k)
+    array_cols = [f"s[{keys.index(a.array or '') + 1}] as {a.array}" for a in arrays]
+    id_at = keys.index(record.columns[0].path or "id") + 1
+    checks = check_sql(contracts, "rt", "t", "s")
+    con = connect(out / "_work", memory_limit, threads, str(out / "_work" / "stage.duckdb"))
     clock = _Clock()
     try:
         con.execute(
-            "create or replace table stage1 as select idx, s[" + str(id_index) + "] as id, "
-            f"{check_sql(contracts, 'rt', 't', 's')} as ok, "
-            f"{', '.join([*record_values_sql(contracts, 's'), *array_cols])} "
-            "from (select row_number() over () - 1 as idx, json_type(j) as rt, "
+            f"create table stage1 as select idx, s[{id_at}] as id, {checks} as ok, "  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
+            f"{', '.join([*record_values_sql(contracts, 's'), *array_cols])}, "
+            # which known keys are present (a bit each) and which keys are unknown: drift
+            "list_sum(list_transform(range(len(t)), "
+            "i -> if(t[i + 1] is null, 0::hugeint, (1::hugeint << i::int)))) as present, "
+            "if(rt = 'OBJECT', list_filter(json_keys(j), "
+            f"k -> not list_contains([{known_top}], k)), []) as unknown, "
+            # DuckDB's reader takes NaN/Infinity; JSON does not: such records go to the models
+            "contains(j::varchar, 'NaN') or contains(j::varchar, 'Infinity') as odd "
+            "from (select row_number() over () - 1 as idx, j, json_type(j) as rt, "
             f"json_type(j, [{paths}]) as t, json_extract_string(j, [{paths}]) as s "
             f"from {_scan(path)})"
         )
         clock.lap("pass1_check")
-        received = int(con.execute("select count(*) from stage1").fetchall()[0][0])
-        # Slow: failed a check, or shares its id with another record (today's first-wins rule)
+        received = int(_one(con, "select count(*) from stage1"))
+        staged = Staged(resource, received)
+        staged.drift = _drift(con, keys, arrays, resource)
+        # Slow: failed a check, odd text, or shares its id with another record (first wins)
         con.execute(
-            "create or replace table repeated as select id from stage1 where ok "
+            "create table repeated as select id from stage1 where ok and id is not null "
             "group by id having count(*) > 1 "
-            "union select id from stage1 where not ok and id is not null"
+            "union select id from stage1 where not (ok and not odd) and id is not null"
         )
         con.execute(
             "alter table stage1 add column fast boolean; "
-            "update stage1 set fast = ok and not exists "
+            "update stage1 set fast = ok and not odd and not exists "
             "(select 1 from repeated r where r.id = stage1.id)"
         )
-        slow_count = con.execute("select count(*) from stage1 where not fast").fetchall()[0][0]
-        quarantine: list[QuarantineEntry] = []
-        accepted: list[tuple[int, Any, bytes]] = []
-        deduplicated = 0
-        if slow_count:  # a clean file is not read a second time for nothing
-            slow_cursor = con.execute(
-                f"select s.idx, json(j)::varchar from {_scan(path)} positional join stage1 s "
-                "where not s.fast"
-            )
-            quarantine, accepted, deduplicated = _slow_outcome(_batches(slow_cursor), resource)
-        staged = Staged(resource, received, deduplicated, sorted(quarantine, key=_index_of))
+        clock.lap("verdicts")
+        writers = _SlowWriters(out, contracts, meta)
+        try:
+            if _one(con, "select count(*) from stage1 where not fast"):
+                _decide_slow(con, path, staged, writers, name)
+        finally:
+            writers.close()
         clock.lap("slow_records")
-        fast_rows = int(con.execute("select count(*) from stage1 where fast").fetchall()[0][0])
-        estimate = path.stat().st_size * fast_rows // max(received, 1) // 3
-        names = [name for name, _ in record.warehouse_columns()]
-        record_sql = (
-            f"select s.idx, {', '.join(f's.{n}' for n in names[:-1])}, "
-            f"json(j)::varchar as {names[-1]} from {_scan(path)} positional join stage1 s "
-            "where s.fast"
-        )
+        fast_rows = int(_one(con, "select count(*) from stage1 where fast"))
+        estimate = path.stat().st_size * fast_rows // max(received, 1) // 12
+        names = [column for column, _ in record.warehouse_columns()]
         for contract in contracts:
-            select = (
-                record_sql
-                if contract is record
-                else array_rows_sql(contract, "(select * from stage1 where fast)")
+            if contract is record:
+                select = f"select idx, {', '.join(names)} from stage1 where fast"  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
+                size = estimate
+            else:
+                select = array_rows_sql(contract, "(select * from stage1 where fast)")
+                size = estimate // 4
+            files, count = _write_table(
+                con, contract, select, meta, out, part_count(size, slices), size
             )
-            size = estimate if contract is record else estimate // 20
-            staged.parts[contract.name], staged.rows[contract.name] = _write_table(
-                con, contract, select, meta, out, part_count(size, slices), size, accepted
-            )
+            slow_file, slow_count = writers.result(contract.name)
+            staged.parts[contract.name] = files + ([slow_file] if slow_file else [])
+            staged.rows[contract.name] = count + slow_count
             clock.lap(contract.name)
     except duckdb.InvalidInputException as exc:  # not a JSON array: the file, not the code
-        raise InputFormatError(f"{name or path}: {' '.join(str(exc).split())[:300]}") from exc
+        raise _unusable(path, name, " ".join(str(exc).split())) from exc
     finally:
         con.close()
         shutil.rmtree(out / "_work", ignore_errors=True)
+    staged.quarantine.sort(key=_index_of)
     staged.timings_s = clock.laps
     return staged
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    row = con.execute(sql).fetchone()
+    return row[0] if row else None
+
+
+def _drift(
+    con: duckdb.DuckDBPyConnection, keys: list[str], arrays: list[TableContract], resource: str
+) -> dict[str, list[str]]:
+    """Schema drift of the whole file, from what pass 1 kept (no third read of the file)."""
+    mask = int(_one(con, "select coalesce(bit_or(present), 0) from stage1") or 0)
+    present = {key for i, key in enumerate(keys) if mask >> i & 1}
+    present |= {
+        str(row[0]) for row in con.execute("select distinct unnest(unknown) from stage1").fetchall()
+    }
+    for contract in arrays:
+        if contract.field_columns[0].source == "element":
+            continue  # an array of plain values has no nested fields
+        found = con.execute(
+            f"select distinct unnest(json_keys(e)) from (select unnest(json_extract("  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
+            f"{contract.array}, '$[*]')) as e from stage1 where json_type({contract.array}) = "
+            "'ARRAY')"
+        ).fetchall()
+        present |= {f"{contract.array}[].{row[0]}" for row in found}
+    return drift_from_paths(present, resource)
+
+
+def _decide_slow(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    staged: Staged,
+    writers: _SlowWriters,
+    name: str,
+) -> None:
+    """Read the slow records again, in file order, and let the record models decide them."""
+    deduper = Deduper(staged.resource)
+    cursor = con.execute(
+        f"select s.idx, j::varchar from {_scan(path)} positional join stage1 s where not s.fast"  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
+    )
+    while chunk := cursor.fetchmany(SLOW_CHUNK):
+        indices = [int(index) for index, _ in chunk]
+        records = [loads_record(text, name, int(index)) for index, text in chunk]
+        outcome = validate_records(
+            records, staged.resource, indices=indices, deduper=deduper, drift=False
+        )
+        staged.quarantine.extend(outcome.quarantine)
+        staged.rule_counts.update(outcome.rule_counts)
+        writers.write(model for model, _ in outcome.records)
+    staged.deduplicated = deduper.deduplicated
+
+
+class _SlowWriters:
+    """One Parquet file per table for the slow-but-valid records, written chunk by chunk."""
+
+    def __init__(self, out: Path, contracts: list[TableContract], meta: BatchMeta) -> None:
+        self.out, self.meta = out, meta.as_row()
+        self.contracts = {contract.name: contract for contract in contracts}
+        self.writers: dict[str, pq.ParquetWriter] = {}
+        self.counts: Counter[str] = Counter()
+
+    def _file(self, table: str) -> Path:
+        return self.out / table / "slow_0.parquet"
+
+    def write(self, models: Iterator[Any]) -> None:
+        buffers: dict[str, list[dict[str, Any]]] = {}
+        for model in models:
+            for table, row in rows(model):
+                buffers.setdefault(table, []).append(row | self.meta)
+        for table, data in buffers.items():
+            schema = self.contracts[table].arrow_schema()
+            if table not in self.writers:
+                self._file(table).parent.mkdir(parents=True, exist_ok=True)
+                self.writers[table] = pq.ParquetWriter(
+                    self._file(table), schema, compression="snappy"
+                )
+            self.writers[table].write_table(pa.Table.from_pylist(data, schema=schema))
+            self.counts[table] += len(data)
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+
+    def result(self, table: str) -> tuple[Path | None, int]:
+        return (self._file(table), self.counts[table]) if table in self.writers else (None, 0)
 
 
 class _Clock:
@@ -452,37 +543,22 @@ def _write_table(
     out: Path,
     parts: int,
     estimated_bytes: int,
-    accepted: list[tuple[int, Any, bytes]],
 ) -> tuple[list[Path], int]:
-    """The fast rows as `parts` files, plus one file of the slow-but-valid rows if any."""
+    """The fast rows of one table as `parts` Parquet files (fewer when the estimate was high)."""
     folder = out / contract.name
-    shutil.rmtree(folder, ignore_errors=True)  # a rerun replaces the parts, never adds to them
+    for stale in folder.glob("part_*.parquet"):  # a rerun replaces the parts, never adds
+        stale.unlink()
     names = [name for name, _ in contract.warehouse_columns()]
     # One writer that starts a new file every `size` bytes: memory stays one row group, however
     # many parts (a PARTITION_BY writer buffers a row group per part and ran out at 1M).
     size = math.ceil(estimated_bytes / parts) if parts > 1 else 1 << 40
     con.execute("set preserve_insertion_order = false")  # parts need no order; less in flight
     con.execute(
-        f"copy (select {', '.join(names)}, {meta.sql()} from ({select})) to {_lit(str(folder))} "
-        f"(format parquet, compression snappy, row_group_size {ROW_GROUP_ROWS}, "
-        f"file_size_bytes {size}, filename_pattern 'part_{{i}}')"
+        f"copy (select {', '.join(names)}, {meta.sql()} from ({select})) to "  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
+        f"{_lit(str(folder))} (format parquet, compression snappy, row_group_size "
+        f"{ROW_GROUP_ROWS}, file_size_bytes {size}, filename_pattern 'part_{{i}}', "
+        "overwrite_or_ignore true)"
     )
-    folder.mkdir(exist_ok=True)
-    files = sorted(folder.glob("part_*.parquet"))
+    files = sorted(folder.glob("part_*.parquet"), key=lambda f: int(f.stem.split("_")[1]))
     count = sum(pq.ParquetFile(file).metadata.num_rows for file in files)
-    extra = [
-        row
-        for _, model, raw in accepted
-        for table, row in rows(model, raw.decode())
-        if table == contract.name
-    ]
-    if extra:
-        meta_row = meta.as_row()
-        slow_file = folder / "slow_0.parquet"
-        table = pa.Table.from_pylist(
-            [row | meta_row for row in extra], schema=contract.arrow_schema()
-        )
-        pq.write_table(table, slow_file, compression="snappy")
-        files.append(slow_file)
-        count += len(extra)
     return files, count

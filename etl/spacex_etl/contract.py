@@ -1,13 +1,15 @@
 """One contract per raw table: each column's name, logical type, JSON path, nullability, check and
-range, from which the warehouse columns, the Arrow schema and the columnar flattening derive.
+range. The warehouse columns (`schema.TABLES`), the staged Arrow/Parquet schema, the columnar
+checks and flattening (`columnar.py`) and the slow path's flattening (`flatten.py`) all derive from
+it; a test checks that dbt's `_spacex__sources.yml` and the pydantic record models agree with it.
 
-Today a launch field is spelt out in the pydantic model, `schema.TABLES`, `flatten.py`, the dbt
-source YAML and the staging SQL. This module is the single place a column is declared; tests
-check that `schema.TABLES` and dbt's `_spacex__sources.yml` agree with it, and `columnar.py`
-builds its SQL from it. The pydantic models in `schema.py` stay the per-record diagnostic rules
-(the exact quarantine messages); the checks here are a strict subset of what those models accept,
-so a record passing every check is one the models accept with the same values (and anything else
-is handed to them to decide).
+The pydantic models in `schema.py` stay the per-record diagnostic rules (the exact quarantine
+messages); the checks derived from here are a strict subset of what those models accept, so a
+record passing every check is one the models accept with the same values (anything else is handed
+to them to decide).
+
+The raw tables hold typed columns only. The full original record stays in the raw zone of the lake
+(immutable, byte for byte); a field added later is a new column here and a reload from raw.
 """
 
 from __future__ import annotations
@@ -17,8 +19,34 @@ from typing import Literal
 
 import pyarrow as pa
 
-from spacex_etl.batch import ARROW_TYPES  # phase 2: move here, batch.py derives from it
-from spacex_etl.schema import METADATA_COLUMNS, ColumnType
+ColumnType = Literal["key", "text", "int", "bigint", "bool", "timestamp", "date"]
+"""Logical column types: key (short id), text (free text, may be long), int, bigint, bool,
+timestamp (UTC, naive), date. Each warehouse adapter maps them to its own types."""
+
+KEY_MAX_BYTES = 256
+"""Redshift `varchar(256)` counts bytes, not characters."""
+TEXT_MAX_BYTES = 65535
+"""Redshift's longest `varchar`."""
+
+ARROW_TYPES: dict[ColumnType, pa.DataType] = {
+    "key": pa.string(),
+    "text": pa.string(),
+    "int": pa.int32(),
+    "bigint": pa.int64(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us"),
+    "date": pa.date32(),
+}
+
+METADATA_COLUMNS: list[tuple[str, ColumnType]] = [
+    ("_source", "text"),
+    ("_ingest_date", "date"),
+    ("_run_id", "key"),
+    ("_raw_uri", "text"),
+    ("_loaded_at", "timestamp"),
+    ("_extracted_at", "timestamp"),
+]
+"""The batch metadata every raw row carries, after its data columns."""
 
 Check = Literal["object_id", "non_empty", "precision", "any"]
 """What a value must look like beyond its JSON type (see `columnar.py` for the SQL of each)."""
@@ -29,10 +57,9 @@ INT_RANGES: dict[ColumnType, tuple[int, int]] = {
     "bigint": (-(2**63), 2**63 - 1),
 }
 
-Source = Literal["field", "record", "parent_key", "index", "element"]
-"""Where a column's value comes from: a JSON key of the record (or array element), the whole
-record's JSON text, the parent record's key, the position in the array, or the array element
-itself (for arrays of plain ids)."""
+Source = Literal["field", "parent_key", "index", "element"]
+"""Where a column's value comes from: a JSON key of the record (or array element), the parent
+record's key, the position in the array, or the array element itself (arrays of plain ids)."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +97,17 @@ class TableContract:
 
     def arrow_schema(self) -> pa.Schema:
         """Arrow schema of the table as staged: data columns, then the batch metadata."""
-        cols = [*self.warehouse_columns(), *METADATA_COLUMNS]
-        return pa.schema([pa.field(name, ARROW_TYPES[kind]) for name, kind in cols])
+        return arrow_schema([*self.warehouse_columns(), *METADATA_COLUMNS])
+
+    @property
+    def field_columns(self) -> list[Column]:
+        """The columns read from a JSON key or element (not the parent key or the index)."""
+        return [c for c in self.columns if c.source in ("field", "element")]
+
+
+def arrow_schema(columns: list[tuple[str, ColumnType]]) -> pa.Schema:
+    """The Arrow schema of (name, logical type) columns."""
+    return pa.schema([pa.field(name, ARROW_TYPES[kind]) for name, kind in columns])
 
 
 def _id(name: str, path: str, required: bool = False, nullable: bool = True) -> Column:
@@ -112,7 +148,6 @@ LAUNCHES = TableContract(
         _flag("auto_update"),
         _flag("tbd"),
         _flag("net"),
-        Column("record_json", "text", source="record", nullable=False),
     ),
 )
 LAUNCH_CORES = TableContract(
@@ -165,7 +200,6 @@ CORES = TableContract(
         Column("reuse_count", "int", "reuse_count"),
         Column("status", "key", "status"),
         Column("last_update", "text", "last_update"),
-        Column("record_json", "text", source="record", nullable=False),
     ),
 )
 

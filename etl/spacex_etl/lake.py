@@ -57,16 +57,21 @@ def check_key(key: str) -> str:
     return key
 
 
+def partition_prefix(zone: str, resource: str, ingest_date: str) -> str:
+    """`<zone>/spacex/<resource>/ingest_date=YYYY-MM-DD/`: every run of one logical date."""
+    return f"{zone}/{ZONE_PREFIX}/{resource}/ingest_date={ingest_date}/"
+
+
 def raw_key(resource: str, ingest_date: str, run_id: str) -> str:
     """`raw/spacex/<resource>/ingest_date=YYYY-MM-DD/<run_id>/<resource>.json`."""
     check_run_id(run_id)
-    return f"raw/{ZONE_PREFIX}/{resource}/ingest_date={ingest_date}/{run_id}/{resource}.json"
+    return f"{partition_prefix('raw', resource, ingest_date)}{run_id}/{resource}.json"
 
 
 def zone_key(zone: str, resource: str, ingest_date: str, run_id: str, name: str) -> str:
     """A key under another zone (`staged`, `quarantine`) with the same partition keys as raw."""
     check_run_id(run_id)
-    return f"{zone}/{ZONE_PREFIX}/{resource}/ingest_date={ingest_date}/{run_id}/{name}"
+    return f"{partition_prefix(zone, resource, ingest_date)}{run_id}/{name}"
 
 
 def manifest_key(data_key: str) -> str:
@@ -97,6 +102,11 @@ class Lake(Protocol):
 
     def open(self, key: str) -> contextlib.AbstractContextManager[Readable]:
         """Read an object as a stream (`with lake.open(key) as body: body.read(CHUNK)`)."""
+        ...
+
+    def local_copy(self, key: str, work: Path) -> contextlib.AbstractContextManager[Path]:
+        """A local file with the object's bytes (the object itself when the lake is local;
+        else a download under `work`, deleted afterwards), streamed, never held in memory."""
         ...
 
     def exists(self, key: str) -> bool: ...
@@ -187,6 +197,13 @@ class LocalLake:
             raise LakeError(f"{self.uri(key)}: no such object in the lake") from exc
         with handle:
             yield handle
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str, work: Path) -> Iterator[Path]:
+        path = self._path(key)
+        if not path.is_file():
+            raise LakeError(f"{self.uri(key)}: no such object in the lake")
+        yield path
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -344,6 +361,25 @@ class S3Lake:
                 yield body
         finally:
             body.close()
+
+    @contextlib.contextmanager
+    def local_copy(self, key: str, work: Path) -> Iterator[Path]:
+        from boto3.s3.transfer import TransferConfig
+
+        work.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=work, prefix="download-", suffix=Path(key).suffix)
+        os.close(fd)
+        try:
+            with self._errors("read", key):
+                self.client.download_file(
+                    self.bucket,
+                    self._key(key),
+                    name,
+                    Config=TransferConfig(multipart_threshold=MULTIPART_THRESHOLD),
+                )
+            yield Path(name)
+        finally:
+            Path(name).unlink(missing_ok=True)
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

@@ -6,9 +6,8 @@ The CLI and the Airflow DAG call these same functions. Stages hand each other re
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,18 +15,26 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from spacex_etl.batch import Batch, BatchKey, build_batch
+from spacex_etl.batch import Batch, BatchKey, stage_batch
 from spacex_etl.config import SNAPSHOT, Settings
 from spacex_etl.errors import ContractError, InputFormatError, LakeError, SpacexEtlError
-from spacex_etl.lake import Lake, check_run_id, manifest_key, open_lake, raw_key, zone_key
+from spacex_etl.lake import (
+    Lake,
+    check_run_id,
+    file_digest,
+    manifest_key,
+    open_lake,
+    partition_prefix,
+    raw_key,
+    zone_key,
+)
 from spacex_etl.sources import Extracted, check_source, cores_location, fetch, resolve_input
-from spacex_etl.validate import parse_array, validate_records
+from spacex_etl.validate import parse_array
 from spacex_etl.warehouse import LoadResult, SqlWarehouse, open_warehouse
 
 log = logging.getLogger(__name__)
@@ -72,8 +79,10 @@ class Loaded:
     rows: dict[str, int]
     keys_skipped_newer: int
     quarantine_uri: str | None
-    staged_uris: dict[str, str]
+    staged_uris: dict[str, list[str]]
     drift: dict[str, list[str]] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    """Seconds per staging step (wall and CPU), for the benchmark's profile."""
 
     def counts(self) -> dict[str, int]:
         """received = loaded + quarantined + deduplicated, and what newer data kept out."""
@@ -270,7 +279,7 @@ def find_raw(lake: Lake, resource: str, ingest_date: str) -> str | None:
     Stray manifests (not JSON, missing fields, or beside no object) are skipped with a warning
     naming them, so one bad file never blocks the date's load.
     """
-    prefix = f"raw/spacex/{resource}/ingest_date={ingest_date}/"
+    prefix = partition_prefix("raw", resource, ingest_date)
     candidates: list[tuple[str, str]] = []
     for key in lake.list(prefix):
         if not key.endswith("/_manifest.json"):
@@ -288,21 +297,21 @@ def find_raw(lake: Lake, resource: str, ingest_date: str) -> str | None:
     return lake.uri(max(candidates)[1])
 
 
-def _parquet(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, compression="snappy")  # the codec every Parquet reader takes
-    return sink.getvalue()
-
-
-def stage_batch(lake: Lake, batch: Batch) -> str | None:
-    """Write the batch's tables as Parquet (and its quarantine as JSON lines) to the lake."""
+def publish(lake: Lake, batch: Batch) -> str | None:
+    """Copy the batch's Parquet parts to the lake's staged zone (and its quarantine, as JSON
+    lines with every record whole, to the quarantine zone); return the quarantine's URI."""
     load_id = f"load={batch.loaded_at:%Y%m%dT%H%M%S%fZ}"
     date_ = batch.key.ingest_date.isoformat()
-    tables = dict(batch.tables)
-    tables["quarantine"] = batch.quarantine_table()
-    for name, table in tables.items():
-        key = zone_key("staged", batch.resource, date_, batch.run_id, f"{load_id}/{name}.parquet")
-        batch.staged_uris[name] = lake.put(key, _parquet(table))
+    for table, files in batch.parts.items():
+        batch.staged_uris[table] = [
+            lake.put_file(
+                zone_key(
+                    "staged", batch.resource, date_, batch.run_id, f"{load_id}/{table}/{f.name}"
+                ),
+                f,
+            )
+            for f in files
+        ]
     if not batch.quarantine:
         return None
     lines = b"".join(orjson.dumps(asdict(entry)) + b"\n" for entry in batch.quarantine)
@@ -340,8 +349,9 @@ def _rejection_row(manifest: dict[str, Any], raw_uri: str, error: Exception) -> 
     }
 
 
-def prepare(lake: Lake, raw_uri: str) -> Batch:
-    """Read a raw object and its manifest from the lake, check, validate and flatten it.
+def prepare(lake: Lake, raw_uri: str, work: Path) -> Batch:
+    """Check a raw object against its manifest, then validate, flatten and stage it as Parquet
+    parts under `work` (see `batch.stage_batch`); the object is streamed, never held whole.
 
     The body must still hash to the manifest's sha256: a raw object edited after landing is
     refused (the ledger must describe the bytes that were loaded).
@@ -353,32 +363,30 @@ def prepare(lake: Lake, raw_uri: str) -> Batch:
             f"{lake.uri(manifest_key(key))}: not a usable manifest, so {raw_uri} cannot be "
             "loaded; extract again"
         )
-    body = lake.get(key)
-    try:
-        digest = hashlib.sha256(body).hexdigest()
-        if digest != manifest["sha256"]:
-            raise ContractError(
-                f"{raw_uri}: the raw object changed after landing (sha256 {digest[:12]}…, its "
-                f"manifest says {manifest['sha256'][:12]}…); nothing loaded: restore it or "
-                "extract again"
-            )
-        name = f"{raw_uri} (from {manifest['source']})"
-        validated = validate_records(parse_array(body, name), manifest["resource"])
-    except (ContractError, InputFormatError) as exc:
-        raise Rejected(exc, _rejection_row(manifest, raw_uri, exc)) from exc
-    batch_key = BatchKey(
-        resource=manifest["resource"],
-        source=manifest["source"],
-        ingest_date=date.fromisoformat(manifest["ingest_date"]),
-    )
-    return build_batch(
-        validated,
-        batch_key,
-        manifest["run_id"],
-        raw_uri,
-        manifest["sha256"],
+    batch = Batch(
+        key=BatchKey(
+            resource=manifest["resource"],
+            source=manifest["source"],
+            ingest_date=date.fromisoformat(manifest["ingest_date"]),
+        ),
+        run_id=manifest["run_id"],
+        raw_uri=raw_uri,
+        raw_sha256=manifest["sha256"],
         extracted_at=datetime.fromisoformat(manifest["extracted_at"]),
     )
+    try:
+        with lake.local_copy(key, work) as path:
+            digest = file_digest(path)
+            if digest != manifest["sha256"]:
+                raise ContractError(
+                    f"{raw_uri}: the raw object changed after landing (sha256 {digest[:12]}…, "
+                    f"its manifest says {manifest['sha256'][:12]}…); nothing loaded: restore it "
+                    "or extract again"
+                )
+            stage_batch(path, work, batch, name=f"{raw_uri} (from {manifest['source']})")
+    except (ContractError, InputFormatError) as exc:
+        raise Rejected(exc, _rejection_row(manifest, raw_uri, exc)) from exc
+    return batch
 
 
 def contract_break(batch: Batch, broken: list[tuple[str, str, int]]) -> ContractError:
@@ -424,14 +432,27 @@ def load(
                 "run `spacex-etl extract` first"
             )
     warehouse = open_warehouse(settings)
+    with tempfile.TemporaryDirectory(prefix="spacex-etl-stage-") as work:
+        return _load(lake, warehouse, settings, raw_uris, Path(work), force, allow_shrink)
+
+
+def _load(
+    lake: Lake,
+    warehouse: SqlWarehouse,
+    settings: Settings,
+    raw_uris: list[str],
+    work: Path,
+    force: bool,
+    allow_shrink: bool,
+) -> list[Loaded]:
     quality = settings.quality
     batches: list[tuple[Batch, str | None]] = []
-    for uri in raw_uris:  # validate everything (and keep every quarantine) before loading
+    for number, uri in enumerate(raw_uris):  # validate all (keep every quarantine), then load
         try:
-            batch = prepare(lake, uri)
+            batch = prepare(lake, uri, work / str(number))
         except Rejected as rejected:
             raise _refuse(warehouse, rejected) from rejected
-        quarantine_uri = stage_batch(lake, batch)
+        quarantine_uri = publish(lake, batch)
         if batch.drift:
             log.warning(
                 "schema drift in %s: %s",
@@ -460,6 +481,7 @@ def load(
                 quarantine_uri=quarantine_uri,
                 staged_uris=dict(batch.staged_uris),
                 drift=dict(batch.drift),
+                timings_s=dict(batch.timings_s),
             )
         )
     return results

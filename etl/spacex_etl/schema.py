@@ -1,11 +1,11 @@
-"""The record contract (what a launch or core must look like) and the raw warehouse tables.
+"""The record models (what a launch or core must look like) and the raw warehouse tables.
 
-Records allow unknown fields (the API adds fields over time; raw keeps them all and
-`record_json` carries them into the warehouse), but required fields must be present with the
-right type. Integers and booleans are strict: `"3"` is not a flight number. Every value must
-also fit the warehouse column it lands in (int32, bigint, Redshift's varchar byte limits), so a
-value that would break the bulk load is quarantined with its field and rule `out_of_range` or
-`too_long` instead of failing the whole batch.
+Records allow unknown fields (the API adds fields over time; the raw zone keeps every byte and
+schema drift is reported), but required fields must be present with the right type. Integers
+and booleans are strict: `"3"` is not a flight number. Every value must also fit the warehouse
+column it lands in (int32, bigint, Redshift's varchar byte limits), so a value that would break
+the bulk load is quarantined with its field and rule `out_of_range` or `too_long` instead of
+failing the whole batch.
 """
 
 from __future__ import annotations
@@ -26,12 +26,18 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-INT32 = (-(2**31), 2**31 - 1)
-INT64 = (-(2**63), 2**63 - 1)
-KEY_MAX_BYTES = 256
-"""Redshift `varchar(256)` counts bytes, not characters."""
-TEXT_MAX_BYTES = 65535
-"""Redshift's longest `varchar`; also the ceiling for `record_json`."""
+from spacex_etl.contract import (
+    CONTRACTS,
+    INT_RANGES,
+    KEY_MAX_BYTES,
+    METADATA_COLUMNS,
+    PRECISIONS,
+    TEXT_MAX_BYTES,
+    ColumnType,
+)
+
+INT32 = INT_RANGES["int"]
+INT64 = INT_RANGES["bigint"]
 
 
 def _whole_number(value: object) -> object:
@@ -91,14 +97,14 @@ Key = Annotated[str, _max_bytes(KEY_MAX_BYTES)]
 Text = Annotated[str, _max_bytes(TEXT_MAX_BYTES)]
 ObjectId = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]
 NonEmpty = Annotated[str, Field(min_length=1), _max_bytes(TEXT_MAX_BYTES)]
-Precision = Literal["half", "quarter", "year", "month", "day", "hour"]
+Precision = Literal[PRECISIONS]  # type: ignore[valid-type]
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     passthrough: ClassVar[frozenset[str]] = frozenset()
-    """API fields the contract knows but does not model: kept in `record_json` only."""
+    """API fields the contract knows but does not model: kept in the raw zone only."""
     expected: ClassVar[frozenset[str]] = frozenset()
     """Fields every extract carries today; one absent from all records is schema drift."""
 
@@ -213,75 +219,10 @@ class Core(_Record):
 
 RECORD_MODELS: dict[str, type[_Record]] = {"launches": Launch, "cores": Core}
 
-# Raw warehouse tables. Logical types: key (short id), text (free text, may be long),
-# int, bigint, bool, timestamp (UTC, naive), date. Adapters map them to each warehouse.
-ColumnType = Literal["key", "text", "int", "bigint", "bool", "timestamp", "date"]
-
-METADATA_COLUMNS: list[tuple[str, ColumnType]] = [
-    ("_source", "text"),
-    ("_ingest_date", "date"),
-    ("_run_id", "key"),
-    ("_raw_uri", "text"),
-    ("_loaded_at", "timestamp"),
-    ("_extracted_at", "timestamp"),
-]
-
+# Raw warehouse tables: the record tables come from `contract.CONTRACTS`; the quarantine holds
+# one row per set-aside record (the lake's quarantine file keeps the record whole).
 TABLES: dict[str, list[tuple[str, ColumnType]]] = {
-    "launches": [
-        ("launch_id", "key"),
-        ("flight_number", "int"),
-        ("name", "text"),
-        ("date_utc", "timestamp"),
-        ("date_unix", "bigint"),
-        ("date_local", "key"),
-        ("date_precision", "key"),
-        ("upcoming", "bool"),
-        ("success", "bool"),
-        ("rocket_id", "key"),
-        ("launchpad_id", "key"),
-        ("details", "text"),
-        ("static_fire_date_utc", "timestamp"),
-        ("window_seconds", "int"),
-        ("launch_library_id", "key"),
-        ("auto_update", "bool"),
-        ("tbd", "bool"),
-        ("net", "bool"),
-        ("record_json", "text"),
-    ],
-    "launch_cores": [
-        ("launch_id", "key"),
-        ("core_index", "int"),
-        ("core_id", "key"),
-        ("flight", "int"),
-        ("reused", "bool"),
-        ("gridfins", "bool"),
-        ("legs", "bool"),
-        ("landing_attempt", "bool"),
-        ("landing_success", "bool"),
-        ("landing_type", "key"),
-        ("landpad_id", "key"),
-    ],
-    "launch_payloads": [
-        ("launch_id", "key"),
-        ("payload_index", "int"),
-        ("payload_id", "key"),
-    ],
-    "launch_failures": [
-        ("launch_id", "key"),
-        ("failure_index", "int"),
-        ("time_seconds", "int"),
-        ("altitude_km", "int"),
-        ("reason", "text"),
-    ],
-    "cores": [
-        ("core_id", "key"),
-        ("serial", "key"),
-        ("block", "int"),
-        ("reuse_count", "int"),
-        ("status", "key"),
-        ("last_update", "text"),
-        ("record_json", "text"),
-    ],
+    **{name: contract.warehouse_columns() for name, contract in CONTRACTS.items()},
     "quarantine": [
         ("resource", "key"),
         ("record_index", "int"),

@@ -62,7 +62,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     rs = settings.redshift
     if not rs.host:
         raise ConfigError("SPACEX_REDSHIFT_HOST is not set; the redshift warehouse needs it")
-    warehouse = RedshiftWarehouse(settings)
+    warehouse = RedshiftWarehouse.from_settings(settings)
     creds = warehouse.credentials()
     user, password = creds if creds is not None else (rs.dbt_user, "")
     return env | {

@@ -13,6 +13,7 @@ drift (reported, not fatal).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter, defaultdict
@@ -24,7 +25,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from spacex_etl.errors import InputFormatError
-from spacex_etl.schema import RECORD_MODELS, TEXT_MAX_BYTES, _Record
+from spacex_etl.schema import RECORD_MODELS, _Record
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -170,28 +171,31 @@ def _nested_model(annotation: Any) -> type[_Record] | None:
     return None
 
 
-def _contract_paths(model: type[_Record], prefix: str = "") -> tuple[set[str], set[str]]:
+def contract_paths(model: type[_Record], prefix: str = "") -> tuple[set[str], set[str]]:
     """(known, expected) field paths of a record model and the records nested in it."""
     known = {f"{prefix}{name}" for name in [*model.model_fields, *model.passthrough]}
     expected = {f"{prefix}{name}" for name in model.expected}
     for name, info in model.model_fields.items():
         nested = _nested_model(info.annotation)
         if nested is not None:
-            sub_known, sub_expected = _contract_paths(nested, f"{prefix}{name}[].")
+            sub_known, sub_expected = contract_paths(nested, f"{prefix}{name}[].")
             known |= sub_known
             expected |= sub_expected
     return known, expected
 
 
 def schema_drift(records: list[Any], resource: str) -> dict[str, list[str]]:
-    """Fields unknown to the contract (`added`) and expected ones no record has (`removed`).
+    """Fields unknown to the contract (`added`) and expected ones no record has (`removed`)."""
+    return drift_from_paths(_field_paths(records, RECORD_MODELS[resource]), resource)
+
+
+def drift_from_paths(present: set[str], resource: str) -> dict[str, list[str]]:
+    """Schema drift from the field paths present in a file (`cores[].flight` for nested ones).
 
     Nested expectations count only where the parent list has items (a batch without failures
     has not lost `failures[].reason`).
     """
-    model = RECORD_MODELS[resource]
-    present = _field_paths(records, model)
-    known, expected = _contract_paths(model)
+    known, expected = contract_paths(RECORD_MODELS[resource])
     parents_with_items = {path.split("[].")[0] for path in present if "[]." in path}
     removed = {
         path
@@ -202,9 +206,64 @@ def schema_drift(records: list[Any], resource: str) -> dict[str, list[str]]:
     return {kind: paths for kind, paths in drift.items() if paths}
 
 
-def validate_records(records: list[Any], resource: str) -> Validated:
-    """Validate parsed records; quarantine the bad ones and collapse exact duplicates."""
+def loads_record(text: str, name: str, index: int) -> Any:
+    """One record's JSON text, parsed like a whole file: a record that is not strict JSON
+    (NaN/Infinity, nesting deeper than the parser takes) makes the file unusable."""
+    try:
+        return _loads(text.encode(), f"{name} record {index}")
+    except ValueError as exc:  # a NaN/Infinity constant on the slow path
+        raise InputFormatError(f"{name} record {index}: not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InputFormatError(f"{name} record {index}: not valid JSON: nested too deeply") from exc
+
+
+@dataclass
+class Deduper:
+    """Today's rule for repeated ids, kept across calls (the columnar path validates its slow
+    records in chunks): the first valid record of an id is kept, a later identical one is
+    dropped (counted as deduplicated), a later different one is quarantined (`duplicate_id`).
+    Holds one digest per kept id, not the records."""
+
+    resource: str
+    seen: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    deduplicated: int = 0
+
+    def admit(self, index: int, record_id: str, raw: bytes) -> tuple[bool, QuarantineEntry | None]:
+        """(kept, quarantine entry): kept; dropped as an exact repeat; or quarantined."""
+        digest = hashlib.sha256(raw).digest()
+        if record_id not in self.seen:
+            self.seen[record_id] = (index, digest)
+            return True, None
+        first_index, first_digest = self.seen[record_id]
+        if digest == first_digest:
+            self.deduplicated += 1
+            return False, None
+        return False, QuarantineEntry(
+            self.resource,
+            index,
+            record_id,
+            "id",
+            "duplicate_id",
+            f"id also at record {first_index} with different content; kept the first",
+            raw.decode(),
+        )
+
+
+def validate_records(
+    records: list[Any],
+    resource: str,
+    *,
+    indices: list[int] | None = None,
+    deduper: Deduper | None = None,
+    drift: bool = True,
+) -> Validated:
+    """Validate parsed records; quarantine the bad ones and collapse exact duplicates.
+
+    `indices` are the records' positions in their file (default: their positions in `records`);
+    `deduper` carries the repeated-id rule across calls; `drift` computes schema drift.
+    """
     result = Validated(resource=resource, received=len(records))
+    positions = indices if indices is not None else list(range(len(records)))
     adapter = _adapter(resource)
     bad: dict[int, QuarantineEntry] = {}
     try:
@@ -219,7 +278,7 @@ def validate_records(records: list[Any], resource: str) -> Validated:
             more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
             bad[index] = QuarantineEntry(
                 resource=resource,
-                record_index=index,
+                record_index=positions[index],
                 record_id=_record_id(records[index]),
                 field=_field(tuple(first["loc"][1:])),
                 rule=str(first["type"]),
@@ -232,43 +291,20 @@ def validate_records(records: list[Any], resource: str) -> Validated:
         good = [i for i in range(len(records)) if i not in bad]
         models = adapter.validate_python([records[i] for i in good])
 
-    seen: dict[str, tuple[int, bytes]] = {}
-
-    def reject(index: int, record_id: str, field_: str, rule: str, message: str) -> None:
-        bad[index] = QuarantineEntry(
-            resource, index, record_id, field_, rule, message, _dump(records[index]).decode()
-        )
-        result.rule_counts[(field_, rule)] += 1
-
+    dedupe = deduper if deduper is not None else Deduper(resource)
+    dropped_before = dedupe.deduplicated
     for index, model in zip(good, models, strict=True):
         raw = _dump(records[index])
-        record_id = str(model.id)  # type: ignore[attr-defined]
-        if record_id in seen:
-            first_index, first_raw = seen[record_id]
-            if raw == first_raw:
-                result.deduplicated += 1
-            else:
-                reject(
-                    index,
-                    record_id,
-                    "id",
-                    "duplicate_id",
-                    f"id also at record {first_index} with different content; kept the first",
-                )
-        elif len(raw) > TEXT_MAX_BYTES:
-            reject(
-                index,
-                record_id,
-                "(record)",
-                "too_long",
-                f"the record is {len(raw)} bytes as JSON, more than the {TEXT_MAX_BYTES} bytes "
-                "record_json can hold",
-            )
-        else:
-            seen[record_id] = (index, raw)
+        kept, entry = dedupe.admit(positions[index], str(model.id), raw)  # type: ignore[attr-defined]
+        if entry is not None:
+            bad[index] = entry
+            result.rule_counts[(entry.field, entry.rule)] += 1
+        elif kept:
             result.records.append((model, raw))
+    result.deduplicated = dedupe.deduplicated - dropped_before
     result.quarantine = sorted(bad.values(), key=lambda entry: entry.record_index)
-    result.drift = schema_drift(records, resource)
+    if drift:
+        result.drift = schema_drift(records, resource)
     return result
 
 

@@ -5,10 +5,9 @@ Contestants (each answers Q1/Q2; every answer is compared with the floor's on th
 - floor    DuckDB `read_json` + SQL (tests/benchmarks/baselines.py);
 - pandas   the naive in-memory script (same file);
 - load     the project's load path through its CLI: `spacex-etl run --input F --skip-transform`
-           (file → raw lake → validate/quarantine → staged Parquet → warehouse); answers from
-           the loaded raw tables with part-4's definitions;
-- e2e      `spacex-etl run --input F` (load + dbt build + answers from the dbt answer models);
-- columnar the prototype fast load path (etl/spacex_etl/columnar.py, tests/benchmarks/prototype.py).
+           (file → raw lake → validate/quarantine → staged Parquet parts → warehouse); answers
+           from the loaded raw tables with part-4's definitions;
+- e2e      `spacex-etl run --input F` (load + dbt build + answers from the dbt answer models).
 
 Results accumulate in <out>/results.json (one entry per N and contestant, the newest wins), from
 which <out>/README.md (tables) and <out>/bench.png (time and memory vs N) are redrawn. The exit
@@ -36,14 +35,13 @@ from tests.benchmarks.answers import summary_answers, warehouse_answers
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
 FARGATE_MIB = 1024
-CONTESTANTS = ("floor", "pandas", "load", "e2e", "columnar")
+CONTESTANTS = ("floor", "pandas", "load", "e2e")
 FLOOR_KEYS = ("seconds", "cpu_s", "peak_rss_mib", "answers", "measured_at")
 LABELS = {
     "floor": "DuckDB floor (read_json + SQL)",
     "pandas": "naive pandas",
     "load": "project load (run --skip-transform)",
     "e2e": "project end to end (run)",
-    "columnar": "prototype columnar load",
 }
 
 
@@ -73,7 +71,6 @@ def contestants(path: Path, work: Path, code: Path | None) -> dict[str, Contesta
     def loaded(name: str) -> Callable[[measure.Measured], dict[str, Any]]:
         return lambda _: warehouse_answers(str(work / name / "warehouse.duckdb"))
 
-    proto = [PY, "-m", "tests.benchmarks.prototype", str(path), str(work / "columnar")]
     return {
         "floor": Contestant(
             "floor",
@@ -96,12 +93,6 @@ def contestants(path: Path, work: Path, code: Path | None) -> dict[str, Contesta
             project_env("e2e"),
             lambda result: summary_answers(_stdout_json(result)),
         ),
-        "columnar": Contestant(
-            "columnar",
-            proto,
-            base,
-            lambda result: {k: v for k, v in _stdout_json(result).items() if k != "counts"},
-        ),
     }
 
 
@@ -119,9 +110,6 @@ def bench_one(
     with tempfile.TemporaryDirectory(dir=args.data, prefix="work-") as tmp:
         runs = contestants(path, Path(tmp), args.code)
         for name in names:
-            if name in ("load", "e2e") and n > args.max_current:
-                print(f"  {name:9} skipped: N > --max-current {args.max_current:,}", flush=True)
-                continue
             contestant = runs[name]
             result = measure.run(contestant.cmd, contestant.env, REPO, args.limit_mib)
             row: dict[str, Any] = {
@@ -284,12 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--data", type=Path, default=REPO / ".spacex" / "bench")
     parser.add_argument("--out", type=Path, default=REPO / "part-3" / "bench")
-    parser.add_argument(
-        "--max-current",
-        type=int,
-        default=200_000,
-        help="skip the current load/e2e above this N (they need ~25 MiB per 1,000 launches)",
-    )
     parser.add_argument(
         "--limit-mib", type=float, default=12_288, help="kill a contestant's tree above this"
     )

@@ -56,7 +56,9 @@ def test_extract_and_load_through_an_s3_lake(s3: object, tmp_path: Path) -> None
     }
     assert all(
         uri.startswith("s3://lake/prod/staged/spacex/launches/ingest_date=2024-06-01/r1/")
-        for uri in staged.values()
+        and uri.endswith(".parquet")
+        for uris in staged.values()
+        for uri in uris
     )
 
     # a second load of the same date finds the newest raw object through the manifests

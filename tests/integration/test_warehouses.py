@@ -1,8 +1,8 @@
 """The loading contract, the same suite on DuckDB and on the real local PostgreSQL.
 
-Batches go through the real code path (`validate_file` + `build_batch`); the warehouse is read
-back with plain SQL. Redshift shares this algorithm (base.py) and is covered statically in
-tests/unit/test_redshift_sql.py.
+Batches go through the real code path (`batch.stage_batch`: columnar checks, Parquet parts); the
+warehouse is read back with plain SQL. Redshift shares this algorithm (base.py) and is covered
+statically in tests/unit/test_redshift_sql.py.
 """
 
 from __future__ import annotations
@@ -11,18 +11,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from spacex_etl import pipeline
-from spacex_etl.batch import Batch, BatchKey, build_batch
+from spacex_etl.batch import Batch, BatchKey
 from spacex_etl.config import Settings
 from spacex_etl.errors import ContractError, LoadError
 from spacex_etl.schema import TABLES, columns
-from spacex_etl.validate import validate_file
 from spacex_etl.warehouse import SqlWarehouse, open_warehouse
 from spacex_etl.warehouse.base import ident
 from tests.conftest import SNAPSHOT_LAUNCHES
+from tests.staging import stage_records
 
 DAY1, DAY2, DAY3 = date(2024, 6, 1), date(2024, 6, 2), date(2024, 6, 3)
 ID_A, ID_B, ID_C = (
@@ -80,20 +79,17 @@ def make_batch(
     run_id: str | None = None,
     extracted_at: datetime | None = None,
 ) -> Batch:
-    """Validate and flatten records exactly as `pipeline.prepare` does."""
-    body = orjson.dumps(records)
-    validated = validate_file(body, "test launches", "launches")
+    """Validate, flatten and stage records exactly as `pipeline.prepare` does."""
     run_id = run_id or f"{ingest_date:%Y%m%d}T000000Z-abc123"
     key = BatchKey(resource="launches", source="test", ingest_date=ingest_date)
     uri = f"memory://{run_id}/launches.json"
-    return build_batch(validated, key, run_id, uri, "0" * 64, extracted_at=extracted_at)
+    return stage_records(records, key, run_id, uri, "0" * 64, extracted_at=extracted_at)
 
 
 def snapshot_batch(ingest_date: date = DAY1) -> Batch:
-    validated = validate_file(SNAPSHOT_LAUNCHES.read_bytes(), "snapshot", "launches")
     key = BatchKey(resource="launches", source="snapshot", ingest_date=ingest_date)
     run_id = f"{ingest_date:%Y%m%d}T000000Z-snap00"
-    return build_batch(validated, key, run_id, "memory://snapshot", "1" * 64)
+    return stage_records(SNAPSHOT_LAUNCHES.read_bytes(), key, run_id, "memory://snapshot", "1" * 64)
 
 
 def state(wh: SqlWarehouse) -> dict[str, list[tuple[Any, ...]]]:

@@ -41,7 +41,10 @@ UNUSABLE: dict[str, tuple[Callable[[], bytes], str]] = {
         "found a paginated query response ({'docs': [...]}, 10 of 205 records); refusing",
     ),
     "nan": (lambda: _body(snapshot_records()).replace(b'"window": 0', b'"window": NaN', 1), "NaN"),
-    "deep-nesting": (_deep, "not valid JSON: depth limit exceeded"),
+    "nan-in-unread-field": (
+        lambda: _body(snapshot_records()).replace(b'"links": {', b'"links": {"x": NaN, ', 1),
+        "not valid JSON",
+    ),
 }
 
 
@@ -60,6 +63,26 @@ def test_unusable_file_is_refused_whole_and_kept(loaded: Env, tmp_path: Path, ca
     assert loaded.counts() == before | {"load_ledger": before["load_ledger"] + 1}
     assert loaded.ledger()[-1][:2] == ("launches", "rejected")
     assert [path.read_bytes() for path in loaded.raw_files(DAY2)] == [body]  # evidence kept
+
+
+def test_deep_nesting_in_a_field_the_contract_does_not_read_loads(
+    loaded: Env, tmp_path: Path
+) -> None:
+    """JSON sets no depth limit: 2,000 levels inside `links` (kept only in the raw zone) load;
+    the raw bytes are kept as they came."""
+    body = _deep()
+    path = tmp_path / "launches.json"
+    path.write_bytes(body)
+
+    proc = loaded.cli("run", "--input", str(path), "--date", DAY2, "--skip-transform", "--json")
+
+    counts = json.loads(proc.stdout)["counts"]
+    assert (counts["received"], counts["quarantined"], counts["loaded"]["launches"]) == (
+        205,
+        0,
+        205,
+    )
+    assert [p.read_bytes() for p in loaded.raw_files(DAY2)] == [body]
 
 
 def test_empty_array_is_refused_unless_allowed(loaded: Env, tmp_path: Path) -> None:
@@ -125,9 +148,9 @@ BAD_RECORDS: dict[str, tuple[Callable[[Records], None], tuple[int, str, str] | N
     ),
     "text-too-long": (_set(11, details="é" * 40_000), (11, "details", "too_long"), 0),
     "cores-not-a-list": (_set(12, cores={"core": None}), (12, "cores", "list_type"), 0),
-    "record-too-long": (  # every field fits, but record_json would not
+    "long-unread-field": (  # raw keeps it; the warehouse holds typed columns only
         _set(13, links={"article": "x" * 70_000}),
-        (13, "(record)", "too_long"),
+        None,
         0,
     ),
     "bom": (lambda records: None, None, 0),

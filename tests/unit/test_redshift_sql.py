@@ -4,8 +4,8 @@
   (`tests/unit/snapshots/redshift_*.sql`; regenerate with `UPDATE_SNAPSHOTS=1 pytest …`).
 - A fake connection records statements the way redshift_connector sends them (an implicit
   BEGIN before the first statement of a transaction, no autocommit).
-- The COPY manifests are real objects in a (moto) S3 lake, next to the Parquet files that
-  `pipeline.stage_batch` wrote.
+- The COPY manifests are real objects in a (moto) S3 lake, next to the Parquet parts that
+  `pipeline.publish` copied there.
 - The dbt project compiles for the redshift target with dbt-redshift's connection replaced by
   an offline stand-in, and the compiled SQL parses as Redshift.
 """
@@ -33,14 +33,14 @@ from moto import mock_aws
 from sqlglot import exp
 
 from spacex_etl import pipeline, transform
-from spacex_etl.batch import Batch, BatchKey, build_batch
+from spacex_etl.batch import Batch, BatchKey
 from spacex_etl.config import RedshiftSettings, Settings
 from spacex_etl.errors import ConfigError, LoadError
 from spacex_etl.lake import Lake, open_lake
 from spacex_etl.schema import columns
-from spacex_etl.validate import validate_file
 from spacex_etl.warehouse import open_warehouse
 from spacex_etl.warehouse.redshift import RedshiftWarehouse
+from tests.staging import stage_records
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 LAKE_ROOT = "s3://spacex-lake/elt"
@@ -165,16 +165,12 @@ def rs_settings(tmp_path: Path, **overrides: Any) -> Settings:
 @pytest.fixture
 def staged_batch(s3_lake: Lake) -> Batch:
     """A small batch (one launch, one quarantined) staged as Parquet in the S3 lake."""
-    validated = validate_file(json.dumps(LAUNCHES).encode(), "test launches", "launches")
     key = BatchKey(resource="launches", source="snapshot", ingest_date=date(2024, 6, 1))
     raw_uri = f"{LAKE_ROOT}/raw/spacex/launches/ingest_date=2024-06-01/run/launches.json"
-    batch = build_batch(validated, key, "20240601T000000Z-abc123", raw_uri, "ab" * 32)
-    batch.loaded_at = LOADED_AT
-    for name, table in batch.tables.items():  # a fixed load time keeps the snapshot stable
-        index = table.schema.get_field_index("_loaded_at")
-        fixed = pa.array([LOADED_AT] * table.num_rows, table.schema.field(index).type)
-        batch.tables[name] = table.set_column(index, "_loaded_at", fixed)
-    pipeline.stage_batch(s3_lake, batch)
+    batch = stage_records(  # a fixed load time keeps the snapshot stable
+        LAUNCHES, key, "20240601T000000Z-abc123", raw_uri, "ab" * 32, loaded_at=LOADED_AT
+    )
+    pipeline.publish(s3_lake, batch)
     return batch
 
 
@@ -187,7 +183,9 @@ def load(
         seen.update(kwargs)
         return fake
 
-    wh = RedshiftWarehouse(rs_settings(tmp_path, **overrides), lake=lake, connect=connect)
+    wh = RedshiftWarehouse.from_settings(
+        rs_settings(tmp_path, **overrides), lake=lake, connect=connect
+    )
     wh.load_batch(batch)
     return wh, seen
 
@@ -217,6 +215,7 @@ def kind(sql: str) -> str:
     for pattern, name in [
         (r"^(BEGIN|COMMIT|ROLLBACK)$", None),
         (r"^create schema", "create schema"),
+        (r"information_schema\.schemata", "find schema"),
         (r"^lock ", "lock"),
         (r"information_schema\.columns", "read columns"),
         (r"^insert into \"spacex_raw\".\"load_ledger\"", "append ledger"),
@@ -246,9 +245,11 @@ def test_load_sequence_is_one_transaction_copy_then_merge(
     kinds = [kind(sql) for sql in fake.statements()]
     assert collapse(kinds) == [
         "BEGIN",
+        "find schema",  # created only when missing: the loader needs no CREATE on the database
         "create schema",
         "create raw table",
         "lock",  # concurrent loads into the schema wait here until this one ends
+        "find schema",
         "create schema",
         "create raw table",
         "read columns",
@@ -291,18 +292,22 @@ def test_copy_reads_a_manifest_listing_exactly_this_batch_file(
     load(tmp_path, s3_lake, staged_batch, fake)
 
     copies = [s for s in fake.statements() if s.startswith("copy")]
-    for table, parquet_uri in staged_batch.staged_uris.items():
-        manifest_uri = parquet_uri.removesuffix(".parquet") + ".manifest"
+    for table, part_uris in staged_batch.staged_uris.items():
+        manifest_uri = part_uris[0].rsplit("/", 1)[0] + "/copy.manifest"
         statement = next(s for s in copies if f'"stg_{table}_' in s)
         assert statement == (
             f"copy \"stg_{table}_00000zabc123\" from '{manifest_uri}' "
             f"iam_role '{ROLE}' manifest format as parquet"
         )
         manifest = json.loads(s3_lake.get(s3_lake.key_of(manifest_uri)))
-        parquet = s3_lake.get(s3_lake.key_of(parquet_uri))
         assert manifest == {
             "entries": [
-                {"url": parquet_uri, "mandatory": True, "meta": {"content_length": len(parquet)}}
+                {
+                    "url": uri,
+                    "mandatory": True,
+                    "meta": {"content_length": len(s3_lake.get(s3_lake.key_of(uri)))},
+                }
+                for uri in part_uris
             ]
         }
 
@@ -314,7 +319,7 @@ def test_staging_columns_are_in_parquet_order(
     fake = FakeRedshift(count=1)
     load(tmp_path, s3_lake, staged_batch, fake)
 
-    for table, uri in staged_batch.staged_uris.items():
+    for table, [uri, *_] in staged_batch.staged_uris.items():
         ddl = next(
             s for s in fake.statements() if s.startswith(f'create temporary table "stg_{table}_')
         )
@@ -329,7 +334,7 @@ def test_staging_columns_are_in_parquet_order(
 def test_failed_copy_rolls_back_and_reports_the_load_errors(
     tmp_path: Path, s3_lake: Lake, staged_batch: Batch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    cores_uri = staged_batch.staged_uris["launch_cores"]
+    [cores_uri] = staged_batch.staged_uris["launch_cores"]
     fake = FakeRedshift(
         fail_on='copy "stg_launch_cores_',
         load_errors=[
@@ -352,9 +357,11 @@ def test_failed_copy_rolls_back_and_reports_the_load_errors(
     # then, in a transaction of its own, the ledger gets this attempt's `failed` row
     assert collapse(record) == [
         "BEGIN",
+        "find schema",
         "create schema",
         "create raw table",
         "lock",
+        "find schema",
         "create schema",
         "create raw table",
         "read columns",
@@ -416,7 +423,7 @@ def test_password_comes_from_secrets_manager(tmp_path: Path) -> None:
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:redshift!spacex-admin-AbCdEf"
     secrets = FakeSecrets()
     settings = rs_settings(tmp_path, redshift_password=None, redshift_secret_arn=arn)
-    wh = RedshiftWarehouse(settings, secrets_client=secrets)
+    wh = RedshiftWarehouse.from_settings(settings, secrets_client=secrets)
     kwargs = wh.connect_kwargs()
     assert (kwargs["user"], kwargs["password"]) == ("admin_from_secret", "from-secrets-manager")
     assert "iam" not in kwargs
@@ -431,7 +438,7 @@ def test_password_comes_from_secrets_manager(tmp_path: Path) -> None:
 
 def test_without_password_or_secret_it_uses_iam_authentication(tmp_path: Path) -> None:
     settings = rs_settings(tmp_path, redshift_password=None, aws_region="eu-west-1")
-    wh = RedshiftWarehouse(settings)
+    wh = RedshiftWarehouse.from_settings(settings)
     kwargs = wh.connect_kwargs()
     assert kwargs["iam"] is True
     assert kwargs["db_user"] == "spacex_loader"

@@ -7,8 +7,9 @@
   2. create the raw tables if missing and add columns a newer release introduced;
   3. refuse an empty extract, or one smaller than a share of the last successful load of the
      same source (unless allowed);
-  4. bulk-load each table of the batch into a temporary staging table (adapter-specific:
-     DuckDB reads Arrow, PostgreSQL uses COPY FROM STDIN, Redshift COPYs from S3);
+  4. bulk-load each table of the batch from its staged Parquet parts into a temporary staging
+     table (adapter-specific: DuckDB `read_parquet`, PostgreSQL COPY FROM STDIN fed batch by
+     batch, Redshift COPY of a manifest listing the parts in S3);
   5. decide which parent keys (launch ids, core ids) this batch may write: those absent from the
      warehouse or held there by a batch that is not newer by (logical date, extraction time) —
      an older extract never overwrites newer data unless forced;
@@ -30,10 +31,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import pyarrow as pa
-
 from spacex_etl.batch import Batch
-from spacex_etl.config import Settings
+from spacex_etl.contract import ColumnType
 from spacex_etl.errors import (
     ConfigError,
     ConnectError,
@@ -46,7 +45,6 @@ from spacex_etl.schema import (
     PARENT_KEY,
     RESOURCE_TABLES,
     TABLES,
-    ColumnType,
     columns,
 )
 
@@ -84,9 +82,9 @@ class SqlWarehouse(ABC):
         "date": "date",
     }
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.schema = settings.raw_schema
+    def __init__(self, raw_schema: str) -> None:
+        """Each adapter receives only its own settings section, and the raw schema."""
+        self.schema = raw_schema
 
     # -- adapter hooks -------------------------------------------------------------------
     @abstractmethod
@@ -94,8 +92,9 @@ class SqlWarehouse(ABC):
         """A new DB-API connection (autocommit off)."""
 
     @abstractmethod
-    def stage(self, cur: Any, batch: Batch, table: str, data: pa.Table, staging: str) -> None:
-        """Bulk-load `data` into the (already created) temporary table `staging`."""
+    def stage(self, cur: Any, batch: Batch, table: str, staging: str) -> None:
+        """Bulk-load the table's staged parts (`batch.parts[table]`, or their lake copies
+        `batch.staged_uris[table]`) into the (already created) temporary table `staging`."""
 
     def describe(self) -> str:
         """Where the warehouse is, for humans (no secrets)."""
@@ -172,7 +171,8 @@ class SqlWarehouse(ABC):
         once an admin has created its schema (`warehouse/roles.sql`).
         """
         cur.execute(
-            f"select 1 from information_schema.schemata where schema_name = {self.paramstyle}",
+            "select 1 from information_schema.schemata "  # noqa: S608 - a placeholder, value bound
+            f"where schema_name = {self.paramstyle}",
             (self.schema,),
         )
         if not cur.fetchall():
@@ -354,16 +354,14 @@ class SqlWarehouse(ABC):
                 )
                 if min_share is not None:
                     self._check_size(cur, batch, min_share)
-                tables = dict(batch.tables)
-                tables["quarantine"] = batch.quarantine_table()
                 for table, staging in staged.items():
                     cur.execute(self.staging_ddl(staging, table))
-                    self.stage(cur, batch, table, tables[table], staging)
+                    self.stage(cur, batch, table, staging)
                 for sql, params in self.merge_statements(batch, staged, accepted, force):
                     cur.execute(sql, params)
                 cur.execute(f"select count(*) from {ident(accepted)}")  # noqa: S608 - identifiers quoted by ident(), values bound
                 result.keys_written = int(cur.fetchall()[0][0])
-                parent_rows = tables[RESOURCE_TABLES[batch.resource][0]].num_rows
+                parent_rows = batch.rows.get(batch.tables[0], 0)
                 result.keys_skipped_newer = parent_rows - result.keys_written
                 if result.keys_written == parent_rows:
                     result.rows = batch.row_counts()

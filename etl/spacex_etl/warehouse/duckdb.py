@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import duckdb
-import pyarrow as pa
 
 from spacex_etl.batch import Batch
+from spacex_etl.columnar import MEMORY_LIMIT
+from spacex_etl.config import Settings
+from spacex_etl.contract import ColumnType
 from spacex_etl.errors import LoadError
-from spacex_etl.schema import ColumnType
 from spacex_etl.warehouse.base import SqlWarehouse, ident
 
 
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 class DuckDBWarehouse(SqlWarehouse):
-    """Loads by scanning the batch's Arrow tables directly (zero-copy)."""
+    """Loads by scanning the batch's Parquet parts (`read_parquet`), inside a memory limit."""
 
     name = "duckdb"
     paramstyle = "?"
@@ -24,16 +30,29 @@ class DuckDBWarehouse(SqlWarehouse):
         "text": "varchar",
     }
 
+    def __init__(self, path: Path, raw_schema: str, memory_limit: str = MEMORY_LIMIT) -> None:
+        super().__init__(raw_schema)
+        self.path = path
+        self.memory_limit = memory_limit
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DuckDBWarehouse:
+        return cls(settings.duckdb_file, settings.raw_schema)
+
     def describe(self) -> str:
-        return f"duckdb:{self.settings.duckdb_file}"
+        return f"duckdb:{self.path}"
 
     def connect(self) -> Any:
-        path = self.settings.duckdb_file
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            return duckdb.connect(str(path))
+            conn = duckdb.connect(str(self.path))
         except duckdb.IOException as exc:
-            raise LoadError(f"cannot open {path}: {exc} (is another process using it?)") from exc
+            raise LoadError(
+                f"cannot open {self.path}: {exc} (is another process using it?)"
+            ) from exc
+        # the job's share of a 1 GiB task; larger loads spill beside the warehouse file
+        conn.execute(f"set memory_limit = {_literal(self.memory_limit)}")
+        return conn
 
     def cursor(self, conn: Any) -> Any:
         # A DuckDB cursor is a separate connection with its own transaction: use the connection.
@@ -42,10 +61,8 @@ class DuckDBWarehouse(SqlWarehouse):
     def begin(self, cur: Any) -> None:
         cur.execute("begin transaction")
 
-    def stage(self, cur: Any, batch: Batch, table: str, data: pa.Table, staging: str) -> None:
-        view = f"arrow_{staging}"
-        cur.register(view, data)
-        try:
-            cur.execute(f"insert into {ident(staging)} select * from {ident(view)}")  # noqa: S608 - identifiers quoted by ident()
-        finally:
-            cur.unregister(view)
+    def stage(self, cur: Any, batch: Batch, table: str, staging: str) -> None:
+        files = ", ".join(_literal(str(path)) for path in batch.parts[table])
+        cur.execute(
+            f"insert into {ident(staging)} select * from read_parquet([{files}])"  # noqa: S608 - identifiers quoted by ident(), paths quoted as literals
+        )

@@ -1,11 +1,12 @@
 """PostgreSQL: the local stand-in for Redshift (same SQL, same loading algorithm).
 
-Staging uses `COPY … FROM STDIN` in text format, fed row by row from the batch's Arrow table
-by psycopg's `Copy.write_row` (which escapes tabs, newlines and backslashes in free text).
-Text rather than binary because the server parses each value against the staging column's
-type and names the line and column when one does not fit, and because binary COPY would need
-the exact wire type of every column (`set_types`) kept in step with `type_names` — for batches
-of a few hundred launches the parsing cost does not show (see the README for timings).
+Staging uses `COPY … FROM STDIN` in text format, fed from the batch's Parquet parts one
+record batch (`COPY_BATCH_ROWS` rows) at a time by psycopg's `Copy.write_row` (which escapes
+tabs, newlines and backslashes in free text), so memory stays one record batch whatever the
+size of the load. Text rather than binary because the server parses each value against the
+staging column's type and names the line and column when one does not fit, and because binary
+COPY would need the exact wire type of every column (`set_types`) kept in step with
+`type_names`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-import pyarrow as pa
+import pyarrow.parquet as pq
 
 from spacex_etl.batch import Batch
+from spacex_etl.config import PostgresSettings, Settings
 from spacex_etl.warehouse.base import SqlWarehouse, ident
 
 CONNECT_TIMEOUT_S = 10
+COPY_BATCH_ROWS = 10_000
 
 
 class PostgresWarehouse(SqlWarehouse):
@@ -26,12 +29,20 @@ class PostgresWarehouse(SqlWarehouse):
 
     name = "postgres"
 
+    def __init__(self, section: PostgresSettings, raw_schema: str) -> None:
+        super().__init__(raw_schema)
+        self.section = section
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PostgresWarehouse:
+        return cls(settings.postgres, settings.raw_schema)
+
     def describe(self) -> str:
-        s = self.settings.postgres
+        s = self.section
         return f"postgres://{s.user}@{s.host}:{s.port}/{s.database}"
 
     def connect(self) -> Any:
-        s = self.settings.postgres
+        s = self.section
         return psycopg.connect(
             host=s.host,
             port=s.port,
@@ -48,11 +59,12 @@ class PostgresWarehouse(SqlWarehouse):
         of its rows (no interleaving, no duplicates). Loads into other schemas do not wait."""
         cur.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"spacex-etl:{self.schema}",))
 
-    def stage(self, cur: Any, batch: Batch, table: str, data: pa.Table, staging: str) -> None:
-        names = ", ".join(ident(name) for name in data.column_names)
-        statement = f"copy {ident(staging)} ({names}) from stdin"
-        with cur.copy(statement) as copy:
-            for batch_ in data.to_batches(max_chunksize=10_000):
-                columns = [column.to_pylist() for column in batch_.columns]
-                for row in zip(*columns, strict=True):
-                    copy.write_row(row)
+    def stage(self, cur: Any, batch: Batch, table: str, staging: str) -> None:
+        for path in batch.parts[table]:
+            parquet = pq.ParquetFile(path)
+            names = ", ".join(ident(name) for name in parquet.schema_arrow.names)
+            with cur.copy(f"copy {ident(staging)} ({names}) from stdin") as copy:
+                for record_batch in parquet.iter_batches(batch_size=COPY_BATCH_ROWS):
+                    columns = [column.to_pylist() for column in record_batch.columns]
+                    for row in zip(*columns, strict=True):
+                        copy.write_row(row)

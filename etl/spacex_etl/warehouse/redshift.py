@@ -1,16 +1,17 @@
-"""Amazon Redshift: COPY the batch's Parquet files from the S3 lake, then the shared merge.
+"""Amazon Redshift: COPY the batch's Parquet parts from the S3 lake, then the shared merge.
 
-`pipeline.stage_batch` has already written one Parquet file per table to the lake
-(`batch.staged_uris`). Before the transaction opens, `prepare` writes a COPY manifest beside
-each file listing exactly that file (with its `content_length`, which Redshift requires for
-Parquet manifests), so a COPY can never pick up a file of another run sharing the prefix.
-Inside the one transaction `stage` runs
+`pipeline.publish` has already copied each table's Parquet parts to the lake
+(`batch.staged_uris`: several files per big table, a multiple of the slice count, so every
+slice loads a file at once; see `columnar.part_count`). Before the transaction opens,
+`prepare` writes one COPY manifest per table beside its parts, listing exactly those parts
+(with their `content_length`, which Redshift requires for Parquet manifests), so a COPY can
+never pick up a file of another run sharing the prefix. Inside the one transaction `stage` runs
 
     copy "stg_launches_…" from 's3://…/launches.manifest'
     iam_role 'arn:aws:iam::…' manifest format as parquet
 
 Parquet columns map to table columns by position: the staging table is created from the same
-column list as the Parquet schema (`schema.columns` → `batch.arrow_schema`).
+column list as the Parquet schema (both derive from `contract.CONTRACTS`).
 
 COPY takes no bind parameters, so its two values (manifest URI, role ARN) are checked against
 strict patterns and written as quoted literals; every other value goes as a parameter.
@@ -34,13 +35,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
-import pyarrow as pa
-
 from spacex_etl.batch import Batch
-from spacex_etl.config import Settings
+from spacex_etl.config import RedshiftSettings, Settings
+from spacex_etl.contract import ColumnType
 from spacex_etl.errors import ConfigError, LakeError, LoadError
 from spacex_etl.lake import Lake, S3Lake, open_lake
-from spacex_etl.schema import LEDGER_COLUMNS, ColumnType
+from spacex_etl.schema import LEDGER_COLUMNS
 from spacex_etl.warehouse.base import SqlWarehouse, ident
 
 S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9!\-_.*()/=+:@,]+$")
@@ -62,9 +62,9 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def manifest_uri(parquet_uri: str) -> str:
-    """The manifest that sits beside a staged Parquet file: `…/launches.manifest`."""
-    return parquet_uri.removesuffix(".parquet") + ".manifest"
+def manifest_uri(part_uri: str) -> str:
+    """The manifest of a table's parts, in their folder: `…/launches/copy.manifest`."""
+    return part_uri.rsplit("/", 1)[0] + "/copy.manifest"
 
 
 def build_manifest(entries: list[tuple[str, int]]) -> bytes:
@@ -130,23 +130,36 @@ class RedshiftWarehouse(SqlWarehouse):
 
     def __init__(
         self,
-        settings: Settings,
+        section: RedshiftSettings,
+        raw_schema: str,
+        lake_root: str,
+        aws_region: str | None = None,
+        *,
         lake: Lake | None = None,
         connect: Callable[..., Any] | None = None,
         secrets_client: Any | None = None,
     ) -> None:
         """`lake`, `connect` and `secrets_client` default to the real ones (tests pass fakes)."""
-        super().__init__(settings)
+        super().__init__(raw_schema)
+        self.section = section
+        self.lake_root = lake_root
+        self.aws_region = aws_region
         self._lake = lake
         self._connect = connect
         self._secrets_client = secrets_client
         self._manifests: dict[str, str] = {}
 
+    @classmethod
+    def from_settings(cls, settings: Settings, **fakes: Any) -> RedshiftWarehouse:
+        return cls(
+            settings.redshift, settings.raw_schema, settings.lake_root, settings.aws_region, **fakes
+        )
+
     # -- configuration ---------------------------------------------------------------------
     @property
     def lake(self) -> Lake:
         if self._lake is None:
-            self._lake = open_lake(self.settings.lake_root)
+            self._lake = open_lake(self.lake_root)
         return self._lake
 
     def _require(self, value: str | None, env: str) -> str:
@@ -155,45 +168,40 @@ class RedshiftWarehouse(SqlWarehouse):
         return value
 
     def describe(self) -> str:
-        s = self.settings
-        where = f"{s.redshift.host or '?'}:{s.redshift.port}/{s.redshift.database}"
-        return f"redshift://{s.redshift.user or '?'}@{where}"
+        s = self.section
+        return f"redshift://{s.user or '?'}@{s.host or '?'}:{s.port}/{s.database}"
 
     def credentials(self) -> tuple[str, str] | None:
         """(user, password) from Secrets Manager or the settings; None means IAM auth."""
-        s = self.settings
-        if s.redshift.uses_iam:
+        s = self.section
+        if s.uses_iam:
             return None
-        if s.redshift.secret_arn:
+        if s.secret_arn:
             client = self._secrets_client
             if client is None:
                 import boto3
 
-                client = boto3.client("secretsmanager", region_name=s.aws_region)
+                client = boto3.client("secretsmanager", region_name=self.aws_region)
             try:
-                secret = json.loads(
-                    client.get_secret_value(SecretId=s.redshift.secret_arn)["SecretString"]
-                )
-                return str(secret.get("username") or s.redshift.user), str(secret["password"])
+                secret = json.loads(client.get_secret_value(SecretId=s.secret_arn)["SecretString"])
+                return str(secret.get("username") or s.user), str(secret["password"])
             except Exception as exc:
                 raise LoadError(
                     f"cannot read the Redshift password from Secrets Manager secret "
-                    f"{s.redshift.secret_arn}: {type(exc).__name__}"
+                    f"{s.secret_arn}: {type(exc).__name__}"
                 ) from exc
-        if s.redshift.password is not None and s.redshift.password.get_secret_value():
-            return self._require(
-                s.redshift.user, "SPACEX_REDSHIFT_USER"
-            ), s.redshift.password.get_secret_value()
+        if s.password is not None and s.password.get_secret_value():
+            return self._require(s.user, "SPACEX_REDSHIFT_USER"), s.password.get_secret_value()
         return None
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Arguments for `redshift_connector.connect` (password or IAM authentication)."""
-        s = self.settings
-        host = self._require(s.redshift.host, "SPACEX_REDSHIFT_HOST")
+        s = self.section
+        host = self._require(s.host, "SPACEX_REDSHIFT_HOST")
         kwargs: dict[str, Any] = {
             "host": host,
-            "port": s.redshift.port,
-            "database": s.redshift.database,
+            "port": s.port,
+            "database": s.database,
             "ssl": True,
             "sslmode": "verify-full",
             "timeout": 30,
@@ -205,18 +213,18 @@ class RedshiftWarehouse(SqlWarehouse):
             return kwargs
         kwargs |= {
             "iam": True,
-            "db_user": self._require(s.redshift.user, "SPACEX_REDSHIFT_USER"),
+            "db_user": self._require(s.user, "SPACEX_REDSHIFT_USER"),
             "auto_create": False,
         }
-        if s.aws_region:
-            kwargs["region"] = s.aws_region
+        if self.aws_region:
+            kwargs["region"] = self.aws_region
         if cluster := self.cluster_identifier():
             kwargs["cluster_identifier"] = cluster
         return kwargs
 
     def cluster_identifier(self) -> str | None:
         """The provisioned cluster for IAM auth: the setting, else the host name's first label."""
-        s = self.settings.redshift
+        s = self.section
         match = PROVISIONED_HOST.match(s.host or "")
         return s.cluster_id or (match.group(1) if match else None)
 
@@ -240,34 +248,41 @@ class RedshiftWarehouse(SqlWarehouse):
         cur.execute(f"lock {ledger}")
 
     def prepare(self, batch: Batch) -> None:
-        """Write one manifest per staged Parquet file, beside it in the lake."""
-        self._require(self.settings.redshift.iam_role_arn, "SPACEX_REDSHIFT_IAM_ROLE_ARN")
-        if not self.settings.lake_root.startswith("s3://"):
+        """Write one manifest per table listing its staged parts, beside them in the lake."""
+        self._require(self.section.iam_role_arn, "SPACEX_REDSHIFT_IAM_ROLE_ARN")
+        if not self.lake_root.startswith("s3://"):
             raise ConfigError(
-                f"Redshift COPY reads from S3 but the lake is {self.settings.lake_root}: "
+                f"Redshift COPY reads from S3 but the lake is {self.lake_root}: "
                 "set SPACEX_LAKE_URI=s3://bucket/prefix"
             )
         expected = [*batch.tables, "quarantine"]
-        missing = [table for table in expected if table not in batch.staged_uris]
+        missing = [table for table in expected if not batch.staged_uris.get(table)]
         if missing:
             raise LoadError(
                 f"batch {batch.run_id} has no staged Parquet for {', '.join(missing)}; "
-                "pipeline.stage_batch must run before the Redshift load"
+                "pipeline.publish must run before the Redshift load"
             )
         self._manifests = {}
         for table in expected:
-            uri = batch.staged_uris[table]
-            manifest = build_manifest([(uri, object_size(self.lake, uri))])
-            key = manifest_uri(self.lake.key_of(uri))
-            self._manifests[table] = self.lake.put(key, manifest)
+            uris = batch.staged_uris[table]
+            local = batch.parts.get(table, [])
+            sizes = (
+                [path.stat().st_size for path in local]
+                if len(local) == len(uris)
+                else [object_size(self.lake, uri) for uri in uris]
+            )
+            key = manifest_uri(self.lake.key_of(uris[0]))
+            self._manifests[table] = self.lake.put(
+                key, build_manifest(list(zip(uris, sizes, strict=True)))
+            )
 
-    def stage(self, cur: Any, batch: Batch, table: str, data: pa.Table, staging: str) -> None:
+    def stage(self, cur: Any, batch: Batch, table: str, staging: str) -> None:
         manifest = self._manifests[table]
-        statement = copy_statement(staging, manifest, self.settings.redshift.iam_role_arn or "")
+        statement = copy_statement(staging, manifest, self.section.iam_role_arn or "")
         try:
             cur.execute(statement)
         except Exception as exc:
-            raise CopyFailed(staging, manifest, [batch.staged_uris[table]], str(exc)) from exc
+            raise CopyFailed(staging, manifest, batch.staged_uris[table], str(exc)) from exc
 
     def diagnose(self, conn: Any, exc: Exception) -> str | None:
         """The load errors Redshift recorded for the failed COPY's files (after the rollback)."""

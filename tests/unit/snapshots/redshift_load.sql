@@ -1,14 +1,20 @@
 BEGIN;
 
+select 1 from information_schema.schemata where schema_name = %s;
+-- params: ('spacex_raw',)
+
 create schema if not exists "spacex_raw";
 
 create table if not exists "spacex_raw"."load_ledger" ("resource" varchar(256), "source" varchar(65535), "ingest_date" date, "run_id" varchar(256), "raw_uri" varchar(65535), "raw_sha256" varchar(256), "records_received" integer, "records_loaded" integer, "records_quarantined" integer, "records_deduplicated" integer, "loaded_at" timestamp, "status" varchar(256), "error" varchar(65535), "extracted_at" timestamp);
 
 lock "spacex_raw"."load_ledger";
 
+select 1 from information_schema.schemata where schema_name = %s;
+-- params: ('spacex_raw',)
+
 create schema if not exists "spacex_raw";
 
-create table if not exists "spacex_raw"."launches" ("launch_id" varchar(256), "flight_number" integer, "name" varchar(65535), "date_utc" timestamp, "date_unix" bigint, "date_local" varchar(256), "date_precision" varchar(256), "upcoming" boolean, "success" boolean, "rocket_id" varchar(256), "launchpad_id" varchar(256), "details" varchar(65535), "static_fire_date_utc" timestamp, "window_seconds" integer, "launch_library_id" varchar(256), "auto_update" boolean, "tbd" boolean, "net" boolean, "record_json" varchar(65535), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
+create table if not exists "spacex_raw"."launches" ("launch_id" varchar(256), "flight_number" integer, "name" varchar(65535), "date_utc" timestamp, "date_unix" bigint, "date_local" varchar(256), "date_precision" varchar(256), "upcoming" boolean, "success" boolean, "rocket_id" varchar(256), "launchpad_id" varchar(256), "details" varchar(65535), "static_fire_date_utc" timestamp, "window_seconds" integer, "launch_library_id" varchar(256), "auto_update" boolean, "tbd" boolean, "net" boolean, "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
 
 create table if not exists "spacex_raw"."launch_cores" ("launch_id" varchar(256), "core_index" integer, "core_id" varchar(256), "flight" integer, "reused" boolean, "gridfins" boolean, "legs" boolean, "landing_attempt" boolean, "landing_success" boolean, "landing_type" varchar(256), "landpad_id" varchar(256), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
 
@@ -16,7 +22,7 @@ create table if not exists "spacex_raw"."launch_payloads" ("launch_id" varchar(2
 
 create table if not exists "spacex_raw"."launch_failures" ("launch_id" varchar(256), "failure_index" integer, "time_seconds" integer, "altitude_km" integer, "reason" varchar(65535), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
 
-create table if not exists "spacex_raw"."cores" ("core_id" varchar(256), "serial" varchar(256), "block" integer, "reuse_count" integer, "status" varchar(256), "last_update" varchar(65535), "record_json" varchar(65535), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
+create table if not exists "spacex_raw"."cores" ("core_id" varchar(256), "serial" varchar(256), "block" integer, "reuse_count" integer, "status" varchar(256), "last_update" varchar(65535), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
 
 create table if not exists "spacex_raw"."quarantine" ("resource" varchar(256), "record_index" integer, "record_id" varchar(65535), "field" varchar(65535), "rule" varchar(256), "message" varchar(65535), "record_json" varchar(65535), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
 
@@ -25,31 +31,31 @@ create table if not exists "spacex_raw"."load_ledger" ("resource" varchar(256), 
 select table_name, column_name from information_schema.columns where table_schema = %s;
 -- params: ('spacex_raw',)
 
-create temporary table "stg_launches_00000zabc123" ("launch_id" varchar(256), "flight_number" integer, "name" varchar(65535), "date_utc" timestamp, "date_unix" bigint, "date_local" varchar(256), "date_precision" varchar(256), "upcoming" boolean, "success" boolean, "rocket_id" varchar(256), "launchpad_id" varchar(256), "details" varchar(65535), "static_fire_date_utc" timestamp, "window_seconds" integer, "launch_library_id" varchar(256), "auto_update" boolean, "tbd" boolean, "net" boolean, "record_json" varchar(65535), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
+create temporary table "stg_launches_00000zabc123" ("launch_id" varchar(256), "flight_number" integer, "name" varchar(65535), "date_utc" timestamp, "date_unix" bigint, "date_local" varchar(256), "date_precision" varchar(256), "upcoming" boolean, "success" boolean, "rocket_id" varchar(256), "launchpad_id" varchar(256), "details" varchar(65535), "static_fire_date_utc" timestamp, "window_seconds" integer, "launch_library_id" varchar(256), "auto_update" boolean, "tbd" boolean, "net" boolean, "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
 
-copy "stg_launches_00000zabc123" from 's3://spacex-lake/elt/staged/spacex/launches/ingest_date=2024-06-01/20240601T000000Z-abc123/load=20240601T120000000000Z/launches.manifest' iam_role 'arn:aws:iam::123456789012:role/spacex-redshift-copy' manifest format as parquet;
+copy "stg_launches_00000zabc123" from 's3://spacex-lake/elt/staged/spacex/launches/ingest_date=2024-06-01/20240601T000000Z-abc123/load=20240601T120000000000Z/launches/copy.manifest' iam_role 'arn:aws:iam::123456789012:role/spacex-redshift-copy' manifest format as parquet;
 
 create temporary table "stg_launch_cores_00000zabc123" ("launch_id" varchar(256), "core_index" integer, "core_id" varchar(256), "flight" integer, "reused" boolean, "gridfins" boolean, "legs" boolean, "landing_attempt" boolean, "landing_success" boolean, "landing_type" varchar(256), "landpad_id" varchar(256), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
 
-copy "stg_launch_cores_00000zabc123" from 's3://spacex-lake/elt/staged/spacex/launches/ingest_date=2024-06-01/20240601T000000Z-abc123/load=20240601T120000000000Z/launch_cores.manifest' iam_role 'arn:aws:iam::123456789012:role/spacex-redshift-copy' manifest format as parquet;
+copy "stg_launch_cores_00000zabc123" from 's3://spacex-lake/elt/staged/spacex/launches/ingest_date=2024-06-01/20240601T000000Z-abc123/load=20240601T120000000000Z/launch_cores/copy.manifest' iam_role 'arn:aws:iam::123456789012:role/spacex-redshift-copy' manifest format as parquet;
 
 create temporary table "stg_launch_payloads_00000zabc123" ("launch_id" varchar(256), "payload_index" integer, "payload_id" varchar(256), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
 
-copy "stg_launch_payloads_00000zabc123" from 's3://spacex-lake/elt/staged/spacex/launches/ingest_date=2024-06-01/20240601T000000Z-abc123/load=20240601T120000000000Z/launch_payloads.manifest' iam_role 'arn:aws:iam::123456789012:role/spacex-redshift-copy' manifest format as parquet;
+copy "stg_launch_payloads_00000zabc123" from 's3://spacex-lake/elt/staged/spacex/launches/ingest_date=2024-06-01/20240601T000000Z-abc123/load=20240601T120000000000Z/launch_payloads/copy.manifest' iam_role 'arn:aws:iam::123456789012:role/spacex-redshift-copy' manifest format as parquet;
 
 create temporary table "stg_launch_failures_00000zabc123" ("launch_id" varchar(256), "failure_index" integer, "time_seconds" integer, "altitude_km" integer, "reason" varchar(65535), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
 
-copy "stg_launch_failures_00000zabc123" from 's3://spacex-lake/elt/staged/spacex/launches/ingest_date=2024-06-01/20240601T000000Z-abc123/load=20240601T120000000000Z/launch_failures.manifest' iam_role 'arn:aws:iam::123456789012:role/spacex-redshift-copy' manifest format as parquet;
+copy "stg_launch_failures_00000zabc123" from 's3://spacex-lake/elt/staged/spacex/launches/ingest_date=2024-06-01/20240601T000000Z-abc123/load=20240601T120000000000Z/launch_failures/copy.manifest' iam_role 'arn:aws:iam::123456789012:role/spacex-redshift-copy' manifest format as parquet;
 
 create temporary table "stg_quarantine_00000zabc123" ("resource" varchar(256), "record_index" integer, "record_id" varchar(65535), "field" varchar(65535), "rule" varchar(256), "message" varchar(65535), "record_json" varchar(65535), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
 
-copy "stg_quarantine_00000zabc123" from 's3://spacex-lake/elt/staged/spacex/launches/ingest_date=2024-06-01/20240601T000000Z-abc123/load=20240601T120000000000Z/quarantine.manifest' iam_role 'arn:aws:iam::123456789012:role/spacex-redshift-copy' manifest format as parquet;
+copy "stg_quarantine_00000zabc123" from 's3://spacex-lake/elt/staged/spacex/launches/ingest_date=2024-06-01/20240601T000000Z-abc123/load=20240601T120000000000Z/quarantine/copy.manifest' iam_role 'arn:aws:iam::123456789012:role/spacex-redshift-copy' manifest format as parquet;
 
 create temporary table "accepted_launches_00000zabc123" as select s."launch_id" from "stg_launches_00000zabc123" s where not exists (select 1 from "spacex_raw"."launches" t where t."launch_id" = s."launch_id" and (t."_ingest_date" > s."_ingest_date" or (t."_ingest_date" = s."_ingest_date" and t."_extracted_at" > s."_extracted_at")));
 
 delete from "spacex_raw"."launches" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
 
-insert into "spacex_raw"."launches" ("launch_id", "flight_number", "name", "date_utc", "date_unix", "date_local", "date_precision", "upcoming", "success", "rocket_id", "launchpad_id", "details", "static_fire_date_utc", "window_seconds", "launch_library_id", "auto_update", "tbd", "net", "record_json", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "launch_id", "flight_number", "name", "date_utc", "date_unix", "date_local", "date_precision", "upcoming", "success", "rocket_id", "launchpad_id", "details", "static_fire_date_utc", "window_seconds", "launch_library_id", "auto_update", "tbd", "net", "record_json", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_launches_00000zabc123" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
+insert into "spacex_raw"."launches" ("launch_id", "flight_number", "name", "date_utc", "date_unix", "date_local", "date_precision", "upcoming", "success", "rocket_id", "launchpad_id", "details", "static_fire_date_utc", "window_seconds", "launch_library_id", "auto_update", "tbd", "net", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "launch_id", "flight_number", "name", "date_utc", "date_unix", "date_local", "date_precision", "upcoming", "success", "rocket_id", "launchpad_id", "details", "static_fire_date_utc", "window_seconds", "launch_library_id", "auto_update", "tbd", "net", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_launches_00000zabc123" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
 
 delete from "spacex_raw"."launch_cores" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
 

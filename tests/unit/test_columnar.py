@@ -1,0 +1,144 @@
+"""The columnar path (DuckDB checks generated from the contract) must stage exactly what a
+per-record validation of the whole file by the record models gives, and quarantine exactly the
+same records with the same messages, on generated data with broken records."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from spacex_etl import columnar
+from spacex_etl.contract import METADATA_COLUMNS, for_resource
+from spacex_etl.errors import InputFormatError
+from spacex_etl.flatten import rows
+from spacex_etl.validate import Validated, parse_array, validate_records
+from tests.benchmarks import generate
+
+METADATA = [name for name, _ in METADATA_COLUMNS]
+LOADED_AT = datetime(2024, 6, 1, 12, 0, tzinfo=UTC).replace(tzinfo=None)
+
+
+def _meta() -> columnar.BatchMeta:
+    known = {
+        "_source": "bench",
+        "_ingest_date": date(2024, 6, 1),
+        "_run_id": "run-1",
+        "_raw_uri": "file:///raw/launches.json",
+        "_loaded_at": LOADED_AT,
+    }
+    return columnar.BatchMeta({name: known.get(name) for name in METADATA})
+
+
+def _sorted(data: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted((tuple(row.values()) for row in data), key=repr)
+
+
+def _staged_rows(staged: columnar.Staged, table: str) -> list[tuple[Any, ...]]:
+    got = pa.concat_tables([pq.read_table(part) for part in staged.parts[table]])
+    assert got.schema == for_resource("launches")[0].arrow_schema() or table != "launches"
+    return _sorted(got.drop(METADATA).to_pylist())
+
+
+def _reference(path: Path, resource: str = "launches") -> tuple[Validated, dict[str, list[Any]]]:
+    """The whole file through the record models, and the rows `flatten` makes of it."""
+    validated = validate_records(parse_array(path.read_bytes(), str(path)), resource)
+    tables: dict[str, list[dict[str, Any]]] = {c.name: [] for c in for_resource(resource)}
+    for model, _ in validated.records:
+        for table, row in rows(model):
+            tables[table].append(row)
+    return validated, {table: _sorted(data) for table, data in tables.items()}
+
+
+def _assert_same(staged: columnar.Staged, path: Path) -> None:
+    today, expected = _reference(path)
+    assert (staged.received, staged.deduplicated) == (today.received, today.deduplicated)
+    assert staged.quarantine == today.quarantine  # index, id, field, rule, message, record_json
+    assert staged.rule_counts == today.rule_counts  # the contract-break verdict's input
+    assert staged.drift == today.drift
+    assert staged.loaded == today.valid
+    for table, want in expected.items():
+        assert _staged_rows(staged, table) == want, table
+        assert staged.rows[table] == len(want)
+
+
+@pytest.fixture(scope="module")
+def broken_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # 1,200 launches, every 20th broken: each kind of BAD_KINDS several times, plus exact and
+    # conflicting duplicates; upcoming launches with null cores at the end.
+    path = tmp_path_factory.mktemp("gen") / "launches.json"
+    return generate.write(path, 1200, seed=7, bad_every=20)
+
+
+def test_columnar_loads_and_quarantines_like_the_record_models(
+    broken_file: Path, tmp_path: Path
+) -> None:
+    staged = columnar.stage_file(broken_file, tmp_path / "staged", "launches", _meta())
+
+    _assert_same(staged, broken_file)
+    assert len(staged.quarantine) >= len(generate.BAD_KINDS) - 3  # 3.0, no/null cores are valid
+    assert all(part.exists() for parts in staged.parts.values() for part in parts)
+
+
+def test_slow_records_are_decided_in_chunks_with_one_duplicate_rule(
+    broken_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(columnar, "SLOW_CHUNK", 7)  # duplicates straddle chunk boundaries
+    staged = columnar.stage_file(broken_file, tmp_path / "staged", "launches", _meta())
+
+    _assert_same(staged, broken_file)
+
+
+def test_values_do_not_depend_on_the_input_spelling(tmp_path: Path) -> None:
+    # escapes, indentation, exponent numbers and non-ASCII: the same values as the models give
+    base = next(generate.launches(1, seed=5))
+    base["details"] = 'caf\u00e9 / "q" \u00fc \t tab'
+    text = json.dumps(base, indent=2, ensure_ascii=True)[:-1]
+    text += ', "extra": {"n": 1e3, "f": 0.5, "s": "caf\\u00e9 \\/ \\"q\\" \u00fc"}}'
+    raw = tmp_path / "launches.json"
+    raw.write_text(f"[\n{text}\n]\n", encoding="utf-8")
+
+    staged = columnar.stage_file(raw, tmp_path / "staged", "launches", _meta())
+
+    _assert_same(staged, raw)
+    assert staged.drift == {"added": ["extra"]}
+
+
+@pytest.mark.parametrize("where", ["window", "links"])
+def test_nan_anywhere_makes_the_file_unusable_as_json_does(tmp_path: Path, where: str) -> None:
+    record = next(generate.launches(1, seed=5))
+    record[where] = "NAN_HERE"
+    raw = tmp_path / "launches.json"
+    raw.write_bytes(json.dumps([record]).replace('"NAN_HERE"', "NaN").encode())
+
+    with pytest.raises(InputFormatError, match=r"launches\.json record 0: not valid JSON"):
+        columnar.stage_file(raw, tmp_path / "staged", "launches", _meta(), name=str(raw))
+
+
+def test_parts_are_sized_for_parallel_copy() -> None:
+    assert columnar.part_count(100_000) == 1  # small: one file
+    assert columnar.part_count(200 * 1024 * 1024, slices=4) == 4
+    assert columnar.part_count(2 * 1024**3, slices=4) == 32  # 64 MB each, a multiple of 4
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'[{"id": "a"}, {"id": ', "not valid JSON (truncated?)"),
+        (b"", "file is empty"),
+        (b'{"docs": [], "totalDocs": 3}', "paginated query response"),
+    ],
+)
+def test_not_a_json_array_is_refused_naming_the_file(
+    tmp_path: Path, body: bytes, message: str
+) -> None:
+    bad = tmp_path / "launches.json"
+    bad.write_bytes(body)
+    with pytest.raises(InputFormatError, match=r"launches\.json") as caught:
+        columnar.stage_file(bad, tmp_path / "staged", "launches", _meta(), name=str(bad))
+    assert message in str(caught.value)
