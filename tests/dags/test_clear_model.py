@@ -41,7 +41,7 @@ def _wait(deadline: float, what: str, check: Any) -> Any:
         try:
             if result := check():
                 return result
-        except (urllib.error.URLError, ConnectionError, KeyError, FileNotFoundError):
+        except (urllib.error.URLError, TimeoutError, ConnectionError, KeyError, FileNotFoundError):
             pass
         time.sleep(2)  # polling interval, not synchronisation
 
