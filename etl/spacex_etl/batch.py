@@ -18,7 +18,9 @@ import pyarrow.parquet as pq
 
 from spacex_etl.contract import KEY_MAX_BYTES, arrow_schema
 from spacex_etl.schema import RESOURCE_TABLES, columns, fit_text
-from spacex_etl.validate import QuarantineEntry
+from spacex_etl.validate import QuarantineLog
+
+QUARANTINE_BATCH_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,8 @@ class Batch:
     """Local Parquet files of each table (and `quarantine`), in load order."""
     rows: dict[str, int] = field(default_factory=dict)
     """Rows staged per data table."""
-    quarantine: list[QuarantineEntry] = field(default_factory=list)
+    quarantine: QuarantineLog = field(default_factory=QuarantineLog)
+    """The set-aside records (JSON lines on disk, every record whole)."""
     staged_uris: dict[str, list[str]] = field(default_factory=dict)
     """Lake URIs of the same parts, once published to the lake's staged zone."""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
@@ -96,21 +99,29 @@ class Batch:
             "_extracted_at": self.extracted_at,
         }
 
-    def quarantine_table(self) -> pa.Table:
-        """The quarantine rows; free text cut to what every warehouse column holds (the
-        lake's quarantine file keeps each record whole)."""
+    def write_quarantine_part(self, path: Path) -> Path:
+        """The quarantine rows as one Parquet file, written in batches; free text cut to what
+        every warehouse column holds (the lake's quarantine file keeps each record whole)."""
+        schema = arrow_schema(columns("quarantine"))
         meta = self.metadata()
-        data = [
-            asdict(entry)
-            | {
-                "record_id": fit_text(entry.record_id, KEY_MAX_BYTES),
-                "message": fit_text(entry.message),
-                "record_json": fit_text(entry.record_json),
-            }
-            | meta
-            for entry in self.quarantine
-        ]
-        return pa.Table.from_pylist(data, schema=arrow_schema(columns("quarantine")))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+            rows: list[dict[str, Any]] = []
+            for entry in self.quarantine:
+                rows.append(
+                    asdict(entry)
+                    | {
+                        "record_id": fit_text(entry.record_id, KEY_MAX_BYTES),
+                        "message": fit_text(entry.message),
+                        "record_json": fit_text(entry.record_json),
+                    }
+                    | meta
+                )
+                if len(rows) == QUARANTINE_BATCH_ROWS:
+                    writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                    rows = []
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+        return path
 
     def ledger_row(self, status: str = "succeeded", error: str | None = None) -> dict[str, Any]:
         """This batch's row of the append-only load ledger."""
@@ -154,8 +165,7 @@ def stage_batch(path: Path, work: Path, batch: Batch, name: str | None = None) -
     batch.parts = dict(staged.parts)
     batch.rows = dict(staged.rows)
     batch.timings_s = dict(staged.timings_s)
-    quarantine_part = work / "quarantine" / "part_0.parquet"
-    quarantine_part.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(batch.quarantine_table(), quarantine_part, compression="snappy")
-    batch.parts["quarantine"] = [quarantine_part]
+    batch.parts["quarantine"] = [
+        batch.write_quarantine_part(work / "quarantine" / "part_0.parquet")
+    ]
     return batch

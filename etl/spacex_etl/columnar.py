@@ -45,7 +45,7 @@ from spacex_etl.schema import RECORD_MODELS
 from spacex_etl.validate import (
     UTF8_BOM,
     Deduper,
-    QuarantineEntry,
+    QuarantineLog,
     contract_paths,
     drift_from_paths,
     loads_record,
@@ -256,7 +256,8 @@ class Staged:
     resource: str
     received: int
     deduplicated: int = 0
-    quarantine: list[QuarantineEntry] = field(default_factory=list)
+    quarantine: QuarantineLog = field(default_factory=QuarantineLog)
+    """Every set-aside record, in record order, on disk (`<out>/quarantine.jsonl`)."""
     rule_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Records rejected per (field, rule): the contract-break verdict counts these."""
     drift: dict[str, list[str]] = field(default_factory=dict)
@@ -384,7 +385,8 @@ def stage_file(
         )
         clock.lap("pass1_check")
         received = int(_one(con, "select count(*) from stage1"))
-        staged = Staged(resource, received)
+        staged = Staged(resource, received, quarantine=QuarantineLog(out / "quarantine.jsonl"))
+        staged.quarantine.path.unlink(missing_ok=True)  # type: ignore[union-attr]
         staged.drift = _drift(con, keys, arrays, resource)
         # Slow: failed a check, odd text, or shares its id with another record (first wins)
         con.execute(
@@ -427,7 +429,6 @@ def stage_file(
     finally:
         con.close()
         shutil.rmtree(out / "_work", ignore_errors=True)
-    staged.quarantine.sort(key=_index_of)
     staged.timings_s = clock.laps
     return staged
 
@@ -476,7 +477,7 @@ def _decide_slow(
         outcome = validate_records(
             records, staged.resource, indices=indices, deduper=deduper, drift=False
         )
-        staged.quarantine.extend(outcome.quarantine)
+        staged.quarantine.write(outcome.quarantine)  # chunks come in file order
         staged.rule_counts.update(outcome.rule_counts)
         writers.write(model for model, _ in outcome.records)
     staged.deduplicated = deduper.deduplicated
@@ -529,10 +530,6 @@ class _Clock:
         self.laps[name] = round(wall - self._wall, 3)
         self.laps[f"{name}_cpu"] = round(cpu - self._cpu, 3)
         self._wall, self._cpu = wall, cpu
-
-
-def _index_of(entry: QuarantineEntry) -> int:
-    return entry.record_index
 
 
 def _write_table(

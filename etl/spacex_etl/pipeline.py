@@ -312,11 +312,10 @@ def publish(lake: Lake, batch: Batch) -> str | None:
             )
             for f in files
         ]
-    if not batch.quarantine:
+    if not batch.quarantine or batch.quarantine.path is None:
         return None
-    lines = b"".join(orjson.dumps(asdict(entry)) + b"\n" for entry in batch.quarantine)
     key = zone_key("quarantine", batch.resource, date_, batch.run_id, f"{load_id}.jsonl")
-    return lake.put(key, lines)
+    return lake.put_file(key, batch.quarantine.path)
 
 
 @dataclass

@@ -17,7 +17,9 @@ import hashlib
 import json
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -41,6 +43,36 @@ class QuarantineEntry:
     rule: str
     message: str
     record_json: str
+
+
+@dataclass
+class QuarantineLog:
+    """The quarantine of one file, kept on disk as JSON lines in record order (every record
+    whole); memory holds only the count, so a file where every record fails cannot exhaust it.
+    An empty log needs no file (`path` None until the first entry)."""
+
+    path: Path | None = None
+    count: int = 0
+
+    def write(self, entries: Iterable[QuarantineEntry]) -> None:
+        lines = b"".join(orjson.dumps(asdict(entry)) + b"\n" for entry in entries)
+        if not lines:
+            return
+        if self.path is None:
+            raise ValueError("a quarantine log needs a path before its first entry")
+        with self.path.open("ab") as handle:
+            handle.write(lines)
+        self.count += lines.count(b"\n")
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[QuarantineEntry]:
+        if self.path is None or not self.count:
+            return
+        with self.path.open("rb") as handle:
+            for line in handle:
+                yield QuarantineEntry(**orjson.loads(line))
 
 
 @dataclass

@@ -91,7 +91,7 @@ def test_unknown_fields_are_reported_as_drift_and_do_not_break_the_run() -> None
     validated = validate_file(body([record]), "t.json", "launches")
     batch = stage_records([record], BatchKey("launches", "t", date(2024, 6, 1)))
 
-    assert validated.quarantine == [] and batch.quarantine == []
+    assert validated.quarantine == [] and len(batch.quarantine) == 0
     assert batch.row_counts()["launches"] == 1
     added = ["brand_new_field", "cores[].booster_colour"]
     assert validated.drift["added"] == batch.drift["added"] == added
@@ -197,7 +197,7 @@ def test_null_core_id_is_loaded_as_an_unassigned_slot() -> None:
     validated = validate_records([record], "launches")
     batch = stage_records([record], BatchKey("launches", "t", date(2024, 6, 1)))
 
-    assert validated.quarantine == [] and batch.quarantine == []
+    assert validated.quarantine == [] and len(batch.quarantine) == 0
     assert table(batch, "launch_cores").column("core_id").to_pylist() == [None]
 
 
@@ -230,6 +230,6 @@ def test_bundled_snapshot_is_clean() -> None:
         SNAPSHOT_LAUNCHES.read_bytes(), BatchKey("launches", "s", date(2024, 6, 1))
     )
     assert (validated.received, validated.valid, validated.quarantine) == (205, 205, [])
-    assert (batch.received, batch.quarantine, batch.drift) == (205, [], validated.drift)
+    assert (batch.received, len(batch.quarantine), batch.drift) == (205, 0, validated.drift)
     assert batch.row_counts()["launch_cores"] == 215
     assert table(batch, "launch_cores").column("core_id").null_count == 19
