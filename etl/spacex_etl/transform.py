@@ -46,7 +46,12 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "SPACEX_DBT_SCHEMA": settings.dbt_schema,
     }
     if settings.warehouse == "duckdb":
-        return env | {"SPACEX_DUCKDB_PATH": str(settings.duckdb_file)}
+        from spacex_etl.columnar import MEMORY_LIMIT  # the job's DuckDB share of its 1 GiB task
+
+        return env | {
+            "SPACEX_DUCKDB_PATH": str(settings.duckdb_file),
+            "DBT_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT,
+        }
     if settings.warehouse == "postgres":
         pg = settings.postgres
         secret = pg.password if pg.dbt_user is None else pg.dbt_password or pg.password
