@@ -43,7 +43,7 @@ class Batch:
     received: int = 0
     deduplicated: int = 0
     parts: dict[str, list[Path]] = field(default_factory=dict)
-    """Local Parquet files of each table (and `quarantine`), in load order."""
+    """Local Parquet files of each table (and `quarantine`); none when a table has no rows."""
     rows: dict[str, int] = field(default_factory=dict)
     """Rows staged per data table."""
     quarantine: QuarantineLog = field(default_factory=QuarantineLog)
@@ -165,7 +165,9 @@ def stage_batch(path: Path, work: Path, batch: Batch, name: str | None = None) -
     batch.parts = dict(staged.parts)
     batch.rows = dict(staged.rows)
     batch.timings_s = dict(staged.timings_s)
-    batch.parts["quarantine"] = [
-        batch.write_quarantine_part(work / "quarantine" / "part_0.parquet")
-    ]
+    if batch.quarantine:  # an empty quarantine needs no file (nor pyarrow's pandas import)
+        part = batch.write_quarantine_part(work / "quarantine" / "part_0.parquet")
+        batch.parts["quarantine"] = [part]
+    else:
+        batch.parts["quarantine"] = []
     return batch

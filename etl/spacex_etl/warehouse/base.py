@@ -356,7 +356,8 @@ class SqlWarehouse(ABC):
                     self._check_size(cur, batch, min_share)
                 for table, staging in staged.items():
                     cur.execute(self.staging_ddl(staging, table))
-                    self.stage(cur, batch, table, staging)
+                    if batch.parts.get(table):  # no part: no rows (an empty quarantine)
+                        self.stage(cur, batch, table, staging)
                 for sql, params in self.merge_statements(batch, staged, accepted, force):
                     cur.execute(sql, params)
                 cur.execute(f"select count(*) from {ident(accepted)}")  # noqa: S608 - identifiers quoted by ident(), values bound

@@ -255,7 +255,7 @@ class RedshiftWarehouse(SqlWarehouse):
                 f"Redshift COPY reads from S3 but the lake is {self.lake_root}: "
                 "set SPACEX_LAKE_URI=s3://bucket/prefix"
             )
-        expected = [*batch.tables, "quarantine"]
+        expected = [table for table in [*batch.tables, "quarantine"] if batch.parts.get(table)]
         missing = [table for table in expected if not batch.staged_uris.get(table)]
         if missing:
             raise LoadError(
