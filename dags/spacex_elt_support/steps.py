@@ -170,7 +170,7 @@ def report(ingest_date: str, extracted: Any, load_summary: dict[str, Any]) -> di
         "report_uri": report_uri,
         "q1_max_reuse": q1["value"],
         "q1_cores": [c.get("core_serial") or c.get("core_id") for c in q1["cores"]],
-        "q2_flights": len(answers["q2_cores"]),
+        "q2_flights": answers["q2_flights"],
         "q2_distinct_cores": answers["q2_distinct_cores"],
         "answers": answers,
     }

@@ -182,7 +182,7 @@ def _print_answers(answers: dict[str, Any]) -> None:
     echo(f"Q1  max times a core was reused: {q1['value']}  — {cores}")
     echo(f"    definition: {q1['definition']}")
     echo(
-        f"Q2  reuses < 50 days after the core's previous launch: {len(answers['q2_cores'])} "
+        f"Q2  reuses < 50 days after the core's previous launch: {answers['q2_flights']} "
         f"flights by {answers['q2_distinct_cores']} cores"
     )
     echo(f"    definition: {answers['q2_definition']}")
@@ -192,6 +192,9 @@ def _print_answers(answers: dict[str, Any]) -> None:
             f"{str(row['previous_launch_date_utc'])[:10]} → {str(row['launch_date_utc'])[:10]}  "
             f"{float(row['days_since_previous_launch']):6.2f} days  {row['launch_name']}"
         )
+    more = answers["q2_flights"] - len(answers["q2_cores"])
+    if more > 0:
+        echo(f"    … and {more:,} more, longer gaps: the whole answer is {answers['q2_model']}")
 
 
 @app.command()

@@ -33,20 +33,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+ANSWER_ROWS = 100
+"""Q2 rows carried in the run summary (printed, published to XCom); at scale Q2 has hundreds of
+thousands of rows (560k at 1M generated launches), which belong in the warehouse model, not in
+the job's memory."""
+
+
 def answers(settings: Settings) -> dict[str, Any]:
-    """Q1 and Q2 as plain JSON-able values."""
+    """Q1 and Q2 as plain JSON-able values: Q2's totals and its first `ANSWER_ROWS` rows (the
+    shortest gaps); the whole answer is `<dbt schema>.q2_cores_reused_within_50_days`."""
     warehouse = open_warehouse(settings)
     schema = ident(settings.dbt_schema)
+    q2_model = f"{schema}.q2_cores_reused_within_50_days"
     q1_rows = warehouse.query(
         f"select core_id, core_serial, flights, reuse_count from {schema}.q1_max_core_reuse "  # noqa: S608 - schema quoted by ident(), no value in the SQL
         "order by core_id"
+    )
+    [q2_totals] = warehouse.query(
+        f"select count(*) as flights, count(distinct core_id) as cores from {q2_model}"  # noqa: S608 - schema quoted by ident(), no value in the SQL
     )
     q2_rows = warehouse.query(
         "select core_id, core_serial, launch_id, launch_name, launch_date_utc, "  # noqa: S608 - schema quoted by ident(), no value in the SQL
         "previous_launch_id, previous_launch_name, previous_launch_date_utc, "
         "days_since_previous_launch, calendar_days_since_previous "
-        f"from {schema}.q2_cores_reused_within_50_days "
-        "order by days_since_previous_launch, core_id, launch_id"
+        f"from {q2_model} order by days_since_previous_launch, core_id, launch_id "
+        f"limit {ANSWER_ROWS}"
     )
     q1_value = int(q1_rows[0]["reuse_count"]) if q1_rows else 0
     return {
@@ -56,7 +67,9 @@ def answers(settings: Settings) -> dict[str, Any]:
             "definition": Q1_DEFINITION,
         },
         "q2_cores": [{k: _plain(v) for k, v in row.items()} for row in q2_rows],
-        "q2_distinct_cores": len({row["core_id"] for row in q2_rows}),
+        "q2_flights": int(q2_totals["flights"]),
+        "q2_distinct_cores": int(q2_totals["cores"]),
+        "q2_model": f"{settings.dbt_schema}.q2_cores_reused_within_50_days",
         "q2_definition": Q2_DEFINITION,
     }
 
@@ -210,7 +223,7 @@ def render_html(facts: dict[str, Any], found: dict[str, Any] | None, png: bytes)
             f"<p><b>Q1</b> max times a core was reused: <b>{q1['value']}</b> ({escape(cores)})"
             f"<br><small>{escape(q1['definition'])}</small></p>"
             f"<p><b>Q2</b> reuses &lt; 50 days after the core's previous launch: "
-            f"<b>{len(found['q2_cores'])}</b> flights by "
+            f"<b>{found['q2_flights']}</b> flights by "
             f"<b>{found['q2_distinct_cores']}</b> cores"
             f"<br><small>{escape(found['q2_definition'])}</small></p>"
         )

@@ -71,12 +71,19 @@ def warehouse_answers(duckdb_file: str, schema: str = "spacex_raw") -> dict[str,
         con.close()
 
 
-def summary_answers(summary: dict[str, Any]) -> dict[str, Any]:
-    """Q1/Q2 digest from `spacex-etl run --json` (what the dbt answer models returned)."""
-    answers = summary["answers"]
-    q1 = answers["q1_max_reuse"]
-    return digest(
-        int(q1["value"]),
-        [row["core_id"] for row in q1["cores"]],
-        [(row["core_id"], row["launch_id"]) for row in answers["q2_cores"]],
-    )
+def model_answers(duckdb_file: str, schema: str = "spacex") -> dict[str, Any]:
+    """Q1/Q2 digest from dbt's answer models in a DuckDB warehouse (what `spacex-etl run`
+    reports; its run summary carries Q2's totals and first rows only)."""
+    import duckdb
+
+    con = duckdb.connect(duckdb_file, read_only=True)
+    try:
+        q1 = con.execute(
+            f"select core_id, reuse_count from {schema}.q1_max_core_reuse order by core_id"
+        ).fetchall()
+        q2 = con.execute(
+            f"select core_id, launch_id from {schema}.q2_cores_reused_within_50_days"
+        ).fetchall()
+    finally:
+        con.close()
+    return digest(int(q1[0][1]) if q1 else 0, [row[0] for row in q1], q2)

@@ -175,6 +175,20 @@ MUTATIONS: dict[str, tuple[str, str, str, str, str]] = {
         "warehouse",
         "copy-role-trust",
     ),
+    "copy-role-trust-not-equals": (
+        "modules/warehouse/iam.tf",
+        '"ArnEqualsIfExists"',
+        '"ArnNotEqualsIfExists"',
+        "warehouse",
+        "copy-role-trust",
+    ),
+    "copy-role-other-trust-document": (
+        "modules/warehouse/iam.tf",
+        "assume_role_policy = data.aws_iam_policy_document.copy_assume.json",
+        "assume_role_policy = data.aws_iam_policy_document.copy_read_lake.json",
+        "warehouse",
+        "copy-role-trust",
+    ),
     "bucket-allows-plain-http": (
         "modules/secure_bucket/main.tf",
         'variable = "aws:SecureTransport"\n      values   = ["false"]',

@@ -61,6 +61,27 @@ def test_run_answers_match_an_independent_computation(
 
 
 @pytest.mark.slow
+def test_q2_in_the_summary_is_its_totals_and_shortest_gaps_only(
+    first_run: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At scale Q2 has hundreds of thousands of rows: the job carries its totals and the first
+    rows only (the warehouse model holds them all), so memory and XCom stay small."""
+    from spacex_etl import report
+    from spacex_etl.config import Settings
+
+    data_dir, summary = first_run
+    monkeypatch.setattr(report, "ANSWER_ROWS", 5)
+    capped = report.answers(Settings(data_dir=data_dir))
+
+    everything = summary["answers"]["q2_cores"]
+    assert (capped["q2_flights"], capped["q2_distinct_cores"]) == (25, 9)
+    assert capped["q2_cores"] == everything[:5]  # the five shortest gaps
+    assert capped["q2_model"] == "spacex.q2_cores_reused_within_50_days"
+    out = cli("answers", data_dir=data_dir).stdout
+    assert "25 flights by 9 cores" in out and "more" not in out  # all 25 fit under 100
+
+
+@pytest.mark.slow
 def test_run_summary_reports_counts_and_locations(first_run: tuple[Path, dict[str, Any]]) -> None:
     data_dir, summary = first_run
     counts = summary["counts"]
