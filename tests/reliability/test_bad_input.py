@@ -71,18 +71,18 @@ def test_deep_nesting_in_a_field_the_contract_does_not_read_loads(
     """JSON sets no depth limit: 2,000 levels inside `links` (kept only in the raw zone) load;
     the raw bytes are kept as they came."""
     body = _deep()
+
+    assert _received_quarantined_loaded(loaded, tmp_path, body) == (205, 0, 205)
+    assert [p.read_bytes() for p in loaded.raw_files(DAY2)] == [body]
+
+
+def _received_quarantined_loaded(env: Env, tmp_path: Path, body: bytes) -> tuple[int, int, int]:
+    """Run the load on `body`; the run summary's record counts."""
     path = tmp_path / "launches.json"
     path.write_bytes(body)
-
-    proc = loaded.cli("run", "--input", str(path), "--date", DAY2, "--skip-transform", "--json")
-
+    proc = env.cli("run", "--input", str(path), "--date", DAY2, "--skip-transform", "--json")
     counts = json.loads(proc.stdout)["counts"]
-    assert (counts["received"], counts["quarantined"], counts["loaded"]["launches"]) == (
-        205,
-        0,
-        205,
-    )
-    assert [p.read_bytes() for p in loaded.raw_files(DAY2)] == [body]
+    return counts["received"], counts["quarantined"], counts["loaded"]["launches"]
 
 
 def test_empty_array_is_refused_unless_allowed(loaded: Env, tmp_path: Path) -> None:
@@ -204,17 +204,8 @@ def test_out_of_range_and_long_values_are_quarantined_on_each_warehouse(
     window = 987_654_321
     records[20]["window"] = window
     body = _body(records).replace(str(window).encode(), b"1e400")  # beyond any double
-    path = tmp_path / "launches.json"
-    path.write_bytes(body)
 
-    proc = env.cli("run", "--input", str(path), "--date", DAY2, "--skip-transform", "--json")
-
-    counts = json.loads(proc.stdout)["counts"]
-    assert (counts["received"], counts["quarantined"], counts["loaded"]["launches"]) == (
-        205,
-        5,
-        200,
-    )
+    assert _received_quarantined_loaded(env, tmp_path, body) == (205, 5, 200)
     rows = env.query("select record_index, field, rule from {raw}.quarantine order by 1")
     assert [(r["record_index"], r["field"], r["rule"]) for r in rows] == [
         (7, "flight_number", "out_of_range"),
