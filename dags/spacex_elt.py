@@ -7,7 +7,7 @@
   raw zone under `ingest_date=<data interval start>/<run id>.try<N>/` with a manifest.
   Passes the raw URIs on (XCom) — references, never data.
 - **load** validates, stages (Parquet) and loads exactly those raw objects: the batch
-  (source, ingest date) replaces its previous rows in one transaction and writes a
+  (resource, source, ingest date) replaces its previous rows in one transaction and writes a
   `load_ledger` row. Outlets: the raw tables (Assets).
 - **dbt** (task group, astronomer-cosmos): one task per model — staging, intermediate and
   marts, including the answer models `q1_max_core_reuse` and

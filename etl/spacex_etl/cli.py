@@ -268,7 +268,7 @@ def load(
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Validate, stage (Parquet) and load raw objects into the warehouse, in one transaction."""
+    """Validate, stage (Parquet) and load raw objects: one warehouse transaction per batch."""
     ingest_date = _date(date_)
     loaded = _guard(
         debug, lambda: pipeline.load(Settings(), ingest_date, raw_uri, force, allow_shrink)
