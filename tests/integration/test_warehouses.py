@@ -327,7 +327,9 @@ def test_duckdb_and_postgres_give_the_same_answers(pg_settings: Settings, tmp_pa
     on_postgres = pipeline.run(pg_settings, DAY1, run_id="20240601T000000Z-pg0000")
 
     assert on_postgres.dbt["failures"] == []
-    assert on_postgres.answers == on_duckdb.answers
+    # the same answers; only where the whole Q2 lives differs (each warehouse's dbt schema)
+    where = {"q2_model": f"{pg_settings.dbt_schema}.q2_cores_reused_within_50_days"}
+    assert on_postgres.answers == on_duckdb.answers | where
     assert on_postgres.answers["q1_max_reuse"]["value"] > 0
     assert on_postgres.answers["q2_cores"]
     assert on_postgres.as_dict()["counts"]["loaded"] == on_duckdb.as_dict()["counts"]["loaded"]
