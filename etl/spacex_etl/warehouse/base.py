@@ -56,6 +56,11 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_literal(value: str) -> str:
+    """A SQL string literal (for statements that take no bind parameters, e.g. COPY)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 @dataclass
 class LoadResult:
     """What one load did."""

@@ -12,11 +12,7 @@ from spacex_etl.columnar import MEMORY_LIMIT
 from spacex_etl.config import Settings
 from spacex_etl.contract import ColumnType
 from spacex_etl.errors import LoadError
-from spacex_etl.warehouse.base import SqlWarehouse, ident
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+from spacex_etl.warehouse.base import SqlWarehouse, ident, quote_literal
 
 
 class DuckDBWarehouse(SqlWarehouse):
@@ -51,7 +47,7 @@ class DuckDBWarehouse(SqlWarehouse):
                 f"cannot open {self.path}: {exc} (is another process using it?)"
             ) from exc
         # the job's share of a 1 GiB task; larger loads spill beside the warehouse file
-        conn.execute(f"set memory_limit = {_literal(self.memory_limit)}")
+        conn.execute(f"set memory_limit = {quote_literal(self.memory_limit)}")
         return conn
 
     def cursor(self, conn: Any) -> Any:
@@ -62,7 +58,7 @@ class DuckDBWarehouse(SqlWarehouse):
         cur.execute("begin transaction")
 
     def stage(self, cur: Any, batch: Batch, table: str, staging: str) -> None:
-        files = ", ".join(_literal(str(path)) for path in batch.parts[table])
+        files = ", ".join(quote_literal(str(path)) for path in batch.parts[table])
         cur.execute(
             f"insert into {ident(staging)} select * from read_parquet([{files}])"  # noqa: S608 - identifiers quoted by ident(), paths quoted as literals
         )

@@ -41,7 +41,7 @@ from spacex_etl.contract import ColumnType
 from spacex_etl.errors import ConfigError, LakeError, LoadError
 from spacex_etl.lake import Lake, S3Lake, open_lake
 from spacex_etl.schema import LEDGER_COLUMNS
-from spacex_etl.warehouse.base import SqlWarehouse, ident
+from spacex_etl.warehouse.base import SqlWarehouse, ident, quote_literal
 
 S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9!\-_.*()/=+:@,]+$")
 IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_\-/]{1,512}$")
@@ -55,11 +55,6 @@ LOAD_ERRORS_SQL = (
     "from sys_load_error_detail where file_name in ({files}) "
     f"order by start_time desc, line_number limit {LOAD_ERROR_ROWS}"
 )
-
-
-def quote_literal(value: str) -> str:
-    """A SQL string literal (only for values already checked against a strict pattern)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def manifest_uri(part_uri: str) -> str:
