@@ -181,11 +181,13 @@ def _docker_task(cfg: DagConfig, task_id: str, command: list[str], **lineage: An
 def _ecs_task(cfg: DagConfig, task_id: str, command: list[str], **lineage: Any) -> Any:
     from airflow.providers.amazon.aws.operators.ecs import EcsRunTaskOperator
 
-    from spacex_elt_support.operators import with_raw_uris
+    from spacex_elt_support.operators import with_raw_uris, with_summary_from_logs
 
     ecs = cfg.ecs
     override: dict[str, Any] = {"name": ecs.container_name, "command": command}
     operator = with_raw_uris(EcsRunTaskOperator) if task_id == "load" else EcsRunTaskOperator
+    if task_id in ("extract", "report"):
+        operator = with_summary_from_logs(operator)
     return operator(
         task_id=task_id,
         cluster=ecs.cluster_ref,
@@ -207,7 +209,7 @@ def _ecs_task(cfg: DagConfig, task_id: str, command: list[str], **lineage: Any) 
         reattach=True,  # a retried Airflow task re-attaches to its running ECS task
         aws_conn_id=ecs.aws_conn_id,
         region_name=ecs.region,
-        # The CLI's last `--json` line, read back from CloudWatch Logs (needs the log group).
+        # The CLI's `--json` summary, read back from CloudWatch Logs (needs the log group).
         do_xcom_push=task_id in ("extract", "report") and bool(ecs.awslogs_group),
         execution_timeout=cfg.timeouts[task_id],
         **lineage,

@@ -5,10 +5,16 @@
   OpenLineage provider asks for it through `get_openlineage_facets_on_complete`.
 - `with_raw_uris`: the docker/ecs load task appends `--raw-uri` for each raw object the
   extract task produced (its XCom), like python mode — never "the newest of the date".
+- `with_summary_from_logs`: the ecs extract/report tasks push the CLI's `--json` run summary,
+  found in the task's whole CloudWatch log stream — not its last line, which any log line
+  written after the summary would displace.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator
@@ -64,3 +70,40 @@ def with_raw_uris(base: type[Any]) -> type[Any]:
 
     LoadRawUris.__name__ = f"Load{base.__name__}"
     return LoadRawUris
+
+
+def summary_line(messages: Iterable[str], where: str) -> str:
+    """The last run summary (a JSON object line, see `steps.summary_of`) among log messages."""
+    found: dict[str, Any] | None = None
+    for message in messages:
+        with contextlib.suppress(ValueError):
+            found = steps.summary_of(message)
+    if found is None:
+        raise ValueError(f"no JSON run summary in the task's log {where}: see its log stream")
+    return json.dumps(found)
+
+
+def with_summary_from_logs(base: type[Any]) -> type[Any]:
+    """`base` (EcsRunTaskOperator) whose XCom is the run summary read from the whole log stream."""
+
+    class SummaryFromLogs(base):  # type: ignore[misc]
+        def execute(self, context: Any) -> Any:
+            return self.summary_from_logs(super().execute(context))
+
+        def execute_complete(self, context: Any, event: Any = None) -> Any:
+            return self.summary_from_logs(super().execute_complete(context, event))
+
+        def summary_from_logs(self, last_line: Any) -> Any:
+            if not (self.do_xcom_push and self._aws_logs_enabled()):
+                return last_line
+            from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
+
+            hook = AwsLogsHook(
+                aws_conn_id=self.aws_conn_id, region_name=self.resolve_awslogs_region()
+            )
+            stream = self._get_logs_stream_name()
+            events = hook.get_log_events(self.awslogs_group, stream, start_from_head=True)
+            return summary_line((e["message"] for e in events), f"{self.awslogs_group}/{stream}")
+
+    SummaryFromLogs.__name__ = f"SummaryFromLogs{base.__name__}"
+    return SummaryFromLogs
