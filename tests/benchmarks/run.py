@@ -4,6 +4,7 @@ same generated files, each in its own process tree, timed with peak RSS of the w
 Contestants (each answers Q1/Q2; every answer is compared with the floor's on the same file):
 - floor    DuckDB `read_json` + SQL (tests/benchmarks/baselines.py);
 - pandas   the naive in-memory script (same file);
+- dlt      dlt with its defaults loading the same file into DuckDB (tests/benchmarks/dlt_load.py);
 - load     the project's load path through its CLI: `spacex-etl run --input F --skip-transform`
            (file → raw lake → validate/quarantine → staged Parquet parts → warehouse); answers
            from the loaded raw tables with part-4's definitions;
@@ -35,11 +36,12 @@ from tests.benchmarks.answers import model_answers, warehouse_answers
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
 FARGATE_MIB = 1024
-CONTESTANTS = ("floor", "pandas", "load", "e2e")
+CONTESTANTS = ("floor", "pandas", "dlt", "load", "e2e")
 FLOOR_KEYS = ("seconds", "cpu_s", "peak_rss_mib", "answers", "measured_at")
 LABELS = {
     "floor": "DuckDB floor (read_json + SQL)",
     "pandas": "naive pandas",
+    "dlt": "dlt defaults into DuckDB",
     "load": "project load (run --skip-transform)",
     "e2e": "project end to end (run)",
 }
@@ -90,6 +92,12 @@ def contestants(path: Path, work: Path, code: Path | None) -> dict[str, Contesta
         "pandas": Contestant(
             "pandas",
             [PY, "-m", "tests.benchmarks.baselines", "pandas", str(path)],
+            base,
+            _stdout_json,
+        ),
+        "dlt": Contestant(
+            "dlt",
+            [PY, "-m", "tests.benchmarks.dlt_load", str(path), str(work / "dlt")],
             base,
             _stdout_json,
         ),

@@ -30,14 +30,14 @@ def test_bench_runs_every_contestant_and_they_agree(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     rows = json.loads((out / "results.json").read_text())
     assert sorted(row["contestant"] for row in rows.values()) == sorted(
-        ["floor", "pandas", "load", "e2e"]
+        ["floor", "pandas", "dlt", "load", "e2e"]
     )
     answers = {row["contestant"]: row["answers"] for row in rows.values()}
     assert all(value == answers["floor"] for value in answers.values()), answers
     assert answers["floor"]["q2_rows"] > 0  # the generated history has quick reuses
     assert (out / "bench.png").stat().st_size > 10_000
     report = (out / "README.md").read_text()
-    assert report.count("| yes |") == 4
+    assert report.count("| yes |") == 5
 
 
 def test_generator_is_deterministic_and_streams_valid_json(tmp_path: Path) -> None:
