@@ -101,7 +101,7 @@ def _loads(body: bytes, name: str) -> Any:
         if "infinity when parsed as double" in str(exc):
             # Valid JSON (e.g. 1e400) that overflows a double: parse it the slow way so the
             # record holding it is quarantined as out of range, not the whole file refused.
-            return json.loads(body, parse_constant=_refuse_constant)
+            return json.loads(body, parse_constant=_refuse_constant, parse_int=_parse_int)
         hint = " (truncated?)" if exc.pos >= len(body.rstrip()) - 1 else ""
         if body[exc.pos : exc.pos + 3] in {b"NaN", b"Inf", b"-In"}:
             hint = " (NaN/Infinity are not JSON)"
@@ -110,6 +110,15 @@ def _loads(body: bytes, name: str) -> Any:
 
 def _refuse_constant(constant: str) -> float:
     raise ValueError(f"{constant} is not JSON")
+
+
+def _parse_int(digits: str) -> int | float:
+    """An integer, or infinity when it has more digits than Python converts (4,300 by default):
+    like 1e400, the value is out of every column's range and its record is quarantined."""
+    try:
+        return int(digits)
+    except ValueError:
+        return float(digits)
 
 
 def _describe_object(data: dict[str, Any]) -> str:
@@ -153,7 +162,10 @@ def _record_id(record: Any) -> str | None:
 
 
 def _dump(record: Any) -> bytes:
-    return orjson.dumps(record)
+    try:
+        return orjson.dumps(record)
+    except TypeError:  # an integer beyond 64 bits (valid JSON; orjson cannot write it)
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 _ADAPTERS: dict[str, TypeAdapter[list[_Record]]] = {}
@@ -247,6 +259,59 @@ def loads_record(text: str, name: str, index: int) -> Any:
         raise InputFormatError(f"{name} record {index}: not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise InputFormatError(f"{name} record {index}: not valid JSON: nested too deeply") from exc
+
+
+class _Keyed(dict[str, Any]):
+    """A parsed JSON object that remembers its first key given twice (at any depth)."""
+
+    duplicate: str | None = None
+
+
+def _inner_duplicate(value: Any) -> str | None:
+    if isinstance(value, _Keyed):
+        return value.duplicate
+    if isinstance(value, list):
+        for position, item in enumerate(value):
+            if (found := _inner_duplicate(item)) is not None:
+                return f"{position}.{found}"
+    return None
+
+
+def _keyed(pairs: list[tuple[str, Any]]) -> _Keyed:
+    obj = _Keyed()
+    for key, value in pairs:
+        if obj.duplicate is None:
+            inner = _inner_duplicate(value)
+            if key in obj:
+                obj.duplicate = key
+            elif inner is not None:
+                obj.duplicate = f"{key}.{inner}"
+        obj[key] = value
+    return obj
+
+
+def duplicate_key(text: str) -> str | None:
+    """The path (`cores.0.core`) of the first key that appears twice in one object of the JSON
+    record `text`, or None. JSON parsers disagree on which occurrence wins (DuckDB keeps the
+    first, orjson the last), so such a record has no single meaning and is quarantined."""
+    try:
+        return _inner_duplicate(json.loads(text, object_pairs_hook=_keyed, parse_int=_parse_int))
+    except (ValueError, RecursionError):
+        return None  # unreadable here: the record's parse decides
+
+
+def duplicate_key_entry(resource: str, index: int, key: str, text: str) -> QuarantineEntry:
+    """The quarantine entry of a record holding the duplicated key `key`."""
+    return QuarantineEntry(
+        resource,
+        index,
+        None,
+        key,
+        "duplicate_key",
+        f"key {key.rsplit('.', 1)[-1]!r} appears more than once in one object; parsers "
+        "disagree on which value counts",
+        text,
+    )
 
 
 @dataclass
