@@ -44,7 +44,10 @@ def _whole_number(value: object) -> object:
     """Accept 3 and 3.0 (some dumps went through pandas) but not 3.5, "3" or true."""
     if isinstance(value, float) and not math.isfinite(value):
         raise PydanticCustomError(
-            "out_of_range", "{value} does not fit an integer column", {"value": value}
+            "out_of_range",
+            "{value}: a number too large for any numeric type (e.g. 1e400 or thousands of "
+            "digits) does not fit an integer column",
+            {"value": value},
         )
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -84,8 +87,22 @@ def _max_bytes(limit: int) -> Any:
     )
 
 
+def _storable(value: str) -> str:
+    """PostgreSQL's `text` and Redshift's `varchar` cannot hold U+0000 (DuckDB can): such a
+    value is quarantined on every warehouse alike, not refused by one mid-load."""
+    if "\x00" in value:
+        raise PydanticCustomError(
+            "unstorable_character",
+            "contains U+0000 (NUL), which PostgreSQL and Redshift text columns cannot store",
+        )
+    return value
+
+
 def fit_text(value: str | None, limit: int = TEXT_MAX_BYTES) -> str | None:
-    """Cut `value` to at most `limit` UTF-8 bytes (for diagnostics, never for loaded data)."""
+    """Cut `value` to at most `limit` UTF-8 bytes, U+0000 written as `\\u0000` (for
+    diagnostics, never for loaded data)."""
+    if value is not None:
+        value = value.replace("\x00", "\\u0000")
     if value is None or len(value.encode()) <= limit:
         return value
     return value.encode()[: limit - 3].decode(errors="ignore") + "..."
@@ -93,10 +110,12 @@ def fit_text(value: str | None, limit: int = TEXT_MAX_BYTES) -> str | None:
 
 Int = Annotated[StrictInt, BeforeValidator(_whole_number), _int_range(32, INT32)]
 BigInt = Annotated[StrictInt, BeforeValidator(_whole_number), _int_range(64, INT64)]
-Key = Annotated[str, _max_bytes(KEY_MAX_BYTES)]
-Text = Annotated[str, _max_bytes(TEXT_MAX_BYTES)]
+Key = Annotated[str, _max_bytes(KEY_MAX_BYTES), AfterValidator(_storable)]
+Text = Annotated[str, _max_bytes(TEXT_MAX_BYTES), AfterValidator(_storable)]
 ObjectId = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]
-NonEmpty = Annotated[str, Field(min_length=1), _max_bytes(TEXT_MAX_BYTES)]
+NonEmpty = Annotated[
+    str, Field(min_length=1), _max_bytes(TEXT_MAX_BYTES), AfterValidator(_storable)
+]
 Precision = Literal[PRECISIONS]  # type: ignore[valid-type]
 
 
