@@ -16,8 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spacex_etl.contract import KEY_MAX_BYTES, arrow_schema
-from spacex_etl.schema import RESOURCE_TABLES, columns, fit_text
+from spacex_etl.contract import KEY_MAX_BYTES, RESOURCE_TABLES, arrow_schema, columns, fit_text
 from spacex_etl.validate import QuarantineLog
 
 QUARANTINE_BATCH_ROWS = 10_000

@@ -38,16 +38,15 @@ from spacex_etl.contract import (
     ColumnType,
     TableContract,
     for_resource,
+    known_paths,
 )
 from spacex_etl.errors import InputFormatError
 from spacex_etl.flatten import rows
-from spacex_etl.schema import RECORD_MODELS
 from spacex_etl.validate import (
     UTF8_BOM,
     Deduper,
     QuarantineLog,
     _rule_field,
-    contract_paths,
     drift_from_paths,
     duplicate_key,
     duplicate_key_entry,
@@ -188,7 +187,7 @@ def top_level_paths(contracts: list[TableContract]) -> list[str]:
     record, *arrays = contracts
     keys = [c.path or c.name for c in record.columns if c.source == "field"]
     keys += [contract.array for contract in arrays if contract.array]
-    _, expected = contract_paths(RECORD_MODELS[record.resource])
+    _, expected = known_paths(record.resource)
     return keys + sorted(p for p in expected if "[]." not in p and p not in keys)
 
 
@@ -364,7 +363,7 @@ def stage_file(
     record, *arrays = contracts
     keys = top_level_paths(contracts)
     paths = ", ".join(_path(key) for key in keys)
-    known, _ = contract_paths(RECORD_MODELS[resource])
+    known, _ = known_paths(resource)
     known_top = ", ".join(_lit(k) for k in sorted(known) if "[]." not in k)
     array_cols = [f"s[{keys.index(a.array or '') + 1}] as {a.array}" for a in arrays]
     id_at = keys.index(record.columns[0].path or "id") + 1
@@ -489,9 +488,7 @@ def _decide_slow(
                 records.append(record)
             else:
                 ambiguous.append(duplicate_key_entry(staged.resource, int(index), key, text))
-        outcome = validate_records(
-            records, staged.resource, indices=indices, deduper=deduper, drift=False
-        )
+        outcome = validate_records(records, staged.resource, indices=indices, deduper=deduper)
         entries = sorted([*outcome.quarantine, *ambiguous], key=lambda e: e.record_index)
         staged.quarantine.write(entries)  # chunks come in file order
         staged.rule_counts.update(outcome.rule_counts)

@@ -1,12 +1,12 @@
-"""One contract per raw table: each column's name, logical type, JSON path, nullability, check and
-range. The warehouse columns (`schema.TABLES`), the staged Arrow/Parquet schema, the columnar
-checks and flattening (`columnar.py`) and the slow path's flattening (`flatten.py`) all derive from
-it; a test checks that dbt's `_spacex__sources.yml` and the pydantic record models agree with it.
+"""The one declaration of every raw table: each column's name, logical type, JSON path,
+nullability, check and range, the API keys a record may carry without a column, and the raw
+tables the loader itself writes (quarantine, load ledger).
 
-The pydantic models in `schema.py` stay the per-record diagnostic rules (the exact quarantine
-messages); the checks derived from here are a strict subset of what those models accept, so a
-record passing every check is one the models accept with the same values (anything else is handed
-to them to decide).
+Everything else derives from it: the warehouse DDL (`TABLES`, `columns`), the staged
+Arrow/Parquet schema, the fast path's SQL checks and flattening (`columnar.py`), the per-record
+rules that name a bad record's field and rule (`records.py`, compiled from these columns), the
+schema-drift lists (`known_paths`); a test holds dbt's `_spacex__sources.yml`
+to it and names any difference.
 
 The raw tables hold typed columns only. The full original record stays in the raw zone of the lake
 (immutable, byte for byte); a field added later is a new column here and a reload from raw.
@@ -74,6 +74,8 @@ class Column:
     """The key must be present (it may still be null when `nullable`)."""
     nullable: bool = True
     check: Check = "any"
+    expected: bool = True
+    """Every extract carries the key today: one absent from all records is schema drift."""
 
     @property
     def range(self) -> tuple[int, int] | None:
@@ -90,6 +92,10 @@ class TableContract:
     columns: tuple[Column, ...]
     array: str | None = None
     """The record's array the rows come from (None: one row per record)."""
+    passthrough: tuple[str, ...] = ()
+    """API keys the contract knows but stores in no column (the raw zone keeps them)."""
+    passthrough_expected: bool = True
+    """Whether every extract carries the passthrough keys (their absence is schema drift)."""
 
     def warehouse_columns(self) -> list[tuple[str, ColumnType]]:
         """(name, logical type) of the data columns, in table order."""
@@ -112,6 +118,11 @@ def arrow_schema(columns: list[tuple[str, ColumnType]]) -> pa.Schema:
 
 def _id(name: str, path: str, required: bool = False, nullable: bool = True) -> Column:
     return Column(name, "key", path, required=required, nullable=nullable, check="object_id")
+
+
+def _optional(name: str, kind: ColumnType, path: str | None = None) -> Column:
+    """A column whose key not every extract carries (the bundled cores file lacks it)."""
+    return Column(name, kind, path or name, expected=False)
 
 
 def _flag(name: str) -> Column:
@@ -149,6 +160,7 @@ LAUNCHES = TableContract(
         _flag("tbd"),
         _flag("net"),
     ),
+    passthrough=("fairings", "links", "static_fire_date_unix", "crew", "ships", "capsules"),
 )
 LAUNCH_CORES = TableContract(
     "launch_cores",
@@ -198,9 +210,11 @@ CORES = TableContract(
         Column("serial", "key", "serial"),
         Column("block", "int", "block"),
         Column("reuse_count", "int", "reuse_count"),
-        Column("status", "key", "status"),
-        Column("last_update", "text", "last_update"),
+        _optional("status", "key"),
+        _optional("last_update", "text"),
     ),
+    passthrough=("launches", "rtls_attempts", "rtls_landings", "asds_attempts", "asds_landings"),
+    passthrough_expected=False,
 )
 
 CONTRACTS: dict[str, TableContract] = {
@@ -212,3 +226,89 @@ CONTRACTS: dict[str, TableContract] = {
 def for_resource(resource: str) -> list[TableContract]:
     """The tables one resource fills, the record-level table first."""
     return [contract for contract in CONTRACTS.values() if contract.resource == resource]
+
+
+def known_paths(resource: str) -> tuple[set[str], set[str]]:
+    """(known, expected) field paths of a resource's records (`cores[].flight` for a field of an
+    array's elements): known keys are not drift; an expected one absent from a file is."""
+    known: set[str] = set()
+    expected: set[str] = set()
+    for contract in for_resource(resource):
+        prefix = f"{contract.array}[]." if contract.array else ""
+        if contract.array:
+            known.add(contract.array)
+            expected.add(contract.array)
+        for column in contract.columns:
+            if column.source == "field":
+                path = f"{prefix}{column.path or column.name}"
+                known.add(path)
+                if column.expected:
+                    expected.add(path)
+        known |= set(contract.passthrough)
+        if contract.passthrough_expected:
+            expected |= set(contract.passthrough)
+    return known, expected
+
+
+def fit_text(value: str | None, limit: int = TEXT_MAX_BYTES) -> str | None:
+    """Cut `value` to at most `limit` UTF-8 bytes, U+0000 written as `\\u0000` (for
+    diagnostics, never for loaded data)."""
+    if value is not None:
+        value = value.replace("\x00", "\\u0000")
+    if value is None or len(value.encode()) <= limit:
+        return value
+    return value.encode()[: limit - 3].decode(errors="ignore") + "..."
+
+
+# -- the tables the loader writes beside the record tables --------------------------------------
+QUARANTINE_COLUMNS: list[tuple[str, ColumnType]] = [
+    ("resource", "key"),
+    ("record_index", "int"),
+    ("record_id", "text"),
+    ("field", "text"),
+    ("rule", "key"),
+    ("message", "text"),
+    ("record_json", "text"),
+]
+"""One row per set-aside record (the lake's quarantine file keeps the record whole)."""
+
+TABLES: dict[str, list[tuple[str, ColumnType]]] = {
+    **{name: contract.warehouse_columns() for name, contract in CONTRACTS.items()},
+    "quarantine": QUARANTINE_COLUMNS,
+}
+"""The raw tables that carry batch metadata: the record tables and the quarantine."""
+
+LEDGER_COLUMNS: list[tuple[str, ColumnType]] = [
+    ("resource", "key"),
+    ("source", "text"),
+    ("ingest_date", "date"),
+    ("run_id", "key"),
+    ("raw_uri", "text"),
+    ("raw_sha256", "key"),
+    ("records_received", "int"),
+    ("records_loaded", "int"),
+    ("records_quarantined", "int"),
+    ("records_deduplicated", "int"),
+    ("loaded_at", "timestamp"),
+    ("status", "key"),
+    ("error", "text"),
+    ("extracted_at", "timestamp"),
+]
+LEDGER_STATUSES = ("succeeded", "failed", "rejected")
+"""A ledger row per load attempt: loaded; failed (error, rolled back); rejected (refused input)."""
+
+RESOURCE_TABLES: dict[str, list[str]] = {
+    resource: [contract.name for contract in for_resource(resource)]
+    for resource in dict.fromkeys(contract.resource for contract in CONTRACTS.values())
+}
+"""The tables each resource fills, the record-level table first."""
+PARENT_KEY: dict[str, str] = {
+    resource: CONTRACTS[tables[0]].columns[0].name for resource, tables in RESOURCE_TABLES.items()
+}
+"""The column that identifies a parent record: a newer batch replaces every row of that key
+(so a launch that lost a core loses its row)."""
+
+
+def columns(table: str) -> list[tuple[str, ColumnType]]:
+    """All columns of a raw table, data columns first, then batch metadata."""
+    return TABLES[table] + METADATA_COLUMNS

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spacex_etl.contract import Column, TableContract, for_resource
-from spacex_etl.schema import RECORD_MODELS, _Record
+from spacex_etl.records import RECORD_MODELS, Record
 
 Row = dict[str, Any]
-RESOURCE_OF: dict[type[_Record], str] = {model: name for name, model in RECORD_MODELS.items()}
+RESOURCE_OF: dict[type[Record], str] = {model: name for name, model in RECORD_MODELS.items()}
 
 
 def _value(column: Column, item: Any) -> Any:
@@ -37,7 +37,7 @@ def _row(contract: TableContract, parent_key: str, index: int, item: Any) -> Row
     return row
 
 
-def rows(record: _Record) -> Iterator[tuple[str, Row]]:
+def rows(record: Record) -> Iterator[tuple[str, Row]]:
     """(table, row) for the record's own table, then one row per element of each array."""
     record_table, *arrays = for_resource(RESOURCE_OF[type(record)])
     yield record_table.name, {c.name: _value(c, record) for c in record_table.columns}

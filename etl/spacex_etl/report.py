@@ -86,7 +86,7 @@ def _ledger(settings: Settings) -> list[dict[str, Any]]:
     `select *` rather than naming columns: a ledger written before a column was added still
     reads (the missing column is absent from the row, e.g. `status` on older ledgers).
     """
-    from spacex_etl.schema import LEDGER_COLUMNS
+    from spacex_etl.contract import LEDGER_COLUMNS
 
     names = {name for name, _ in LEDGER_COLUMNS}
     table = f"{ident(settings.raw_schema)}.{ident('load_ledger')}"

@@ -26,8 +26,9 @@ import orjson
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
+from spacex_etl.contract import known_paths
 from spacex_etl.errors import InputFormatError
-from spacex_etl.schema import RECORD_MODELS, _Record
+from spacex_etl.records import RECORD_MODELS, Record
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -81,13 +82,11 @@ class Validated:
 
     resource: str
     received: int
-    records: list[tuple[_Record, bytes]] = field(default_factory=list)
+    records: list[tuple[Record, bytes]] = field(default_factory=list)
     quarantine: list[QuarantineEntry] = field(default_factory=list)
     deduplicated: int = 0
     rule_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Records rejected per (field, rule); list positions are shown as `[]`."""
-    drift: dict[str, list[str]] = field(default_factory=dict)
-    """Schema drift: `added` field paths unknown to the contract, `removed` expected ones."""
 
     @property
     def valid(self) -> int:
@@ -168,10 +167,10 @@ def _dump(record: Any) -> bytes:
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-_ADAPTERS: dict[str, TypeAdapter[list[_Record]]] = {}
+_ADAPTERS: dict[str, TypeAdapter[list[Record]]] = {}
 
 
-def _adapter(resource: str) -> TypeAdapter[list[_Record]]:
+def _adapter(resource: str) -> TypeAdapter[list[Record]]:
     if resource not in _ADAPTERS:
         model = RECORD_MODELS[resource]
         _ADAPTERS[resource] = TypeAdapter(list[model])  # type: ignore[valid-type]
@@ -187,59 +186,13 @@ def _rule_field(name: str) -> str:
     return re.sub(r"\.\d+(?=\.|$)", "[]", name)
 
 
-def _field_paths(records: list[Any], model: type[_Record], prefix: str = "") -> set[str]:
-    """Paths of the fields present in `records` (nested records as `cores[].flight`)."""
-    paths: set[str] = set()
-    for record in records:
-        if isinstance(record, dict):
-            paths.update(f"{prefix}{key}" for key in record)
-    for name, info in model.model_fields.items():
-        nested = _nested_model(info.annotation)
-        if nested is not None:
-            items = [
-                item
-                for record in records
-                if isinstance(record, dict) and isinstance(record.get(name), list)
-                for item in record[name]
-            ]
-            paths |= _field_paths(items, nested, f"{prefix}{name}[].")
-    return paths
-
-
-def _nested_model(annotation: Any) -> type[_Record] | None:
-    args = getattr(annotation, "__args__", ())
-    if getattr(annotation, "__origin__", None) is list and args:
-        inner = args[0]
-        if isinstance(inner, type) and issubclass(inner, _Record):
-            return inner
-    return None
-
-
-def contract_paths(model: type[_Record], prefix: str = "") -> tuple[set[str], set[str]]:
-    """(known, expected) field paths of a record model and the records nested in it."""
-    known = {f"{prefix}{name}" for name in [*model.model_fields, *model.passthrough]}
-    expected = {f"{prefix}{name}" for name in model.expected}
-    for name, info in model.model_fields.items():
-        nested = _nested_model(info.annotation)
-        if nested is not None:
-            sub_known, sub_expected = contract_paths(nested, f"{prefix}{name}[].")
-            known |= sub_known
-            expected |= sub_expected
-    return known, expected
-
-
-def schema_drift(records: list[Any], resource: str) -> dict[str, list[str]]:
-    """Fields unknown to the contract (`added`) and expected ones no record has (`removed`)."""
-    return drift_from_paths(_field_paths(records, RECORD_MODELS[resource]), resource)
-
-
 def drift_from_paths(present: set[str], resource: str) -> dict[str, list[str]]:
     """Schema drift from the field paths present in a file (`cores[].flight` for nested ones).
 
     Nested expectations count only where the parent list has items (a batch without failures
     has not lost `failures[].reason`).
     """
-    known, expected = contract_paths(RECORD_MODELS[resource])
+    known, expected = known_paths(resource)
     parents_with_items = {path.split("[].")[0] for path in present if "[]." in path}
     removed = {
         path
@@ -352,12 +305,11 @@ def validate_records(
     *,
     indices: list[int] | None = None,
     deduper: Deduper | None = None,
-    drift: bool = True,
 ) -> Validated:
     """Validate parsed records; quarantine the bad ones and collapse exact duplicates.
 
     `indices` are the records' positions in their file (default: their positions in `records`);
-    `deduper` carries the repeated-id rule across calls; `drift` computes schema drift.
+    `deduper` carries the repeated-id rule across calls.
     """
     result = Validated(resource=resource, received=len(records))
     positions = indices if indices is not None else list(range(len(records)))
@@ -400,11 +352,4 @@ def validate_records(
             result.records.append((model, raw))
     result.deduplicated = dedupe.deduplicated - dropped_before
     result.quarantine = sorted(bad.values(), key=lambda entry: entry.record_index)
-    if drift:
-        result.drift = schema_drift(records, resource)
     return result
-
-
-def validate_file(body: bytes, name: str, resource: str) -> Validated:
-    """Parse and validate one raw file."""
-    return validate_records(parse_array(body, name), resource)

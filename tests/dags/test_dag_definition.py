@@ -62,7 +62,7 @@ def test_without_a_manifest_cosmos_parser_renders_the_same_tasks(airflow_db: Pat
 def test_assets_lake_to_raw_tables_to_marts(python_dag: Any) -> None:
     from spacex_elt_support import assets
 
-    from spacex_etl.schema import RESOURCE_TABLES
+    from spacex_etl.contract import RESOURCE_TABLES
 
     def uris(items: Any) -> set[str]:
         return {item.uri for item in items}

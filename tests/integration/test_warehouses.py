@@ -16,8 +16,8 @@ import pytest
 from spacex_etl import pipeline
 from spacex_etl.batch import Batch, BatchKey
 from spacex_etl.config import Settings
+from spacex_etl.contract import TABLES, columns
 from spacex_etl.errors import ContractError, LoadError
-from spacex_etl.schema import TABLES, columns
 from spacex_etl.warehouse import SqlWarehouse, open_warehouse
 from spacex_etl.warehouse.base import ident
 from tests.conftest import SNAPSHOT_LAUNCHES

@@ -35,9 +35,9 @@ from sqlglot import exp
 from spacex_etl import pipeline, transform
 from spacex_etl.batch import Batch, BatchKey
 from spacex_etl.config import RedshiftSettings, Settings
+from spacex_etl.contract import columns
 from spacex_etl.errors import ConfigError, LoadError
 from spacex_etl.lake import Lake, open_lake
-from spacex_etl.schema import columns
 from spacex_etl.warehouse import open_warehouse
 from spacex_etl.warehouse.redshift import RedshiftWarehouse
 from tests.staging import stage_records

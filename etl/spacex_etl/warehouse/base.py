@@ -32,20 +32,20 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from spacex_etl.batch import Batch
-from spacex_etl.contract import ColumnType
+from spacex_etl.contract import (
+    LEDGER_COLUMNS,
+    PARENT_KEY,
+    RESOURCE_TABLES,
+    TABLES,
+    ColumnType,
+    columns,
+)
 from spacex_etl.errors import (
     ConfigError,
     ConnectError,
     ContractError,
     LoadError,
     SpacexEtlError,
-)
-from spacex_etl.schema import (
-    LEDGER_COLUMNS,
-    PARENT_KEY,
-    RESOURCE_TABLES,
-    TABLES,
-    columns,
 )
 
 log = logging.getLogger(__name__)

@@ -37,10 +37,9 @@ from urllib.parse import urlparse
 
 from spacex_etl.batch import Batch
 from spacex_etl.config import RedshiftSettings, Settings
-from spacex_etl.contract import ColumnType
+from spacex_etl.contract import LEDGER_COLUMNS, ColumnType
 from spacex_etl.errors import ConfigError, LakeError, LoadError
 from spacex_etl.lake import Lake, S3Lake, open_lake
-from spacex_etl.schema import LEDGER_COLUMNS
 from spacex_etl.warehouse.base import SqlWarehouse, ident, quote_literal
 
 S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9!\-_.*()/=+:@,]+$")
