@@ -1,0 +1,137 @@
+"""Every figure in the docs that a command can produce is held to that command.
+
+Each entry names a doc, a pattern that finds the figure in it, and what computes the true
+value. The pattern must match: a rewritten sentence fails here until its entry follows, so a
+count cannot drift silently. Measured figures (timings, memory) are not here: they live once,
+next to the command that measured them (part-3/bench is written by the bench itself).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TF_TESTS = REPO / "terraform" / "envs" / "dev" / "tests"
+
+
+@cache
+def dbt_resources(tmp: str) -> Counter[str]:
+    """Models, data tests and unit tests as `dbt ls` counts them (parse only, no warehouse)."""
+    env = {
+        **os.environ,
+        "SPACEX_DATA_DIR": tmp,
+        "SPACEX_DUCKDB_PATH": f"{tmp}/warehouse.duckdb",
+        "DBT_TARGET_PATH": f"{tmp}/target",
+        "DBT_LOG_PATH": f"{tmp}/logs",
+    }
+    kinds = ["--resource-type", "model", "--resource-type", "test", "--resource-type", "unit_test"]
+    project = ["--project-dir", "dbt_spacex", "--profiles-dir", "dbt_spacex", "--target", "duckdb"]
+    output = ["--output", "json", "--output-keys", "resource_type", "--quiet"]
+    out = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "dbt"), "ls", *project, *kinds, *output],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    return Counter(json.loads(line)["resource_type"] for line in out.stdout.splitlines() if line)
+
+
+def collected(path: str) -> int:
+    """How many tests pytest collects from a file."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", path],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    return sum(1 for line in out.stdout.splitlines() if "::" in line)
+
+
+def tftest_runs() -> tuple[int, int]:
+    files = sorted(TF_TESTS.glob("*.tftest.hcl"))
+    runs = sum(len(re.findall(r'^run\s+"', f.read_text(), re.M)) for f in files)
+    return runs, len(files)
+
+
+def mutations() -> int:
+    from tests.infra.test_terraform import MUTATIONS
+
+    return len(MUTATIONS)
+
+
+Source = Callable[[Path], tuple[int, ...]]
+
+FIGURES: list[tuple[str, str, Source]] = [
+    (
+        "part-1/README.md",
+        r"the bundled `/v5/launches` response is ([\d,]+) bytes",
+        lambda _: ((REPO / "etl/spacex_etl/data/launches.json").stat().st_size,),
+    ),
+    (
+        "part-3/README.md",
+        r"\*\*(\d+) models, (\d+) data tests, (\d+) unit tests",
+        lambda tmp: tuple(dbt_resources(str(tmp))[k] for k in ("model", "test", "unit_test")),
+    ),
+    (
+        "part-2/README.md",
+        r"`dbt\.<model>_run` \(\N{MULTIPLICATION SIGN}(\d+)\)",
+        lambda tmp: (dbt_resources(str(tmp))["model"],),
+    ),
+    (
+        "part-2/README.md",
+        r"one task for the (\d+) data and unit tests \((\d+) \+ (\d+)",
+        lambda tmp: (
+            dbt_resources(str(tmp))["test"] + dbt_resources(str(tmp))["unit_test"],
+            dbt_resources(str(tmp))["test"],
+            dbt_resources(str(tmp))["unit_test"],
+        ),
+    ),
+    (
+        "terraform/README.md",
+        r"`terraform test` \((\d+) runs in (\d+) files",
+        lambda _: tftest_runs(),
+    ),
+    (
+        "terraform/README.md",
+        r"the same on (\d+) mutated copies",
+        lambda _: (mutations(),),
+    ),
+    (
+        "terraform/README.md",
+        r"in envs/dev \| all (\d+) modules",
+        lambda _: (len([p for p in (REPO / "terraform/modules").iterdir() if p.is_dir()]),),
+    ),
+    (
+        "terraform/README.md",
+        r"`tests/infra/test_terraform\.py` \((\d+) tests\)",
+        lambda _: (collected("tests/infra/test_terraform.py"),),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("doc", "pattern", "source"), FIGURES, ids=[f"{d}: {p[:40]}" for d, p, _ in FIGURES]
+)
+def test_a_figure_equals_what_its_command_gives(
+    doc: str, pattern: str, source: Source, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    found = re.search(pattern, (REPO / doc).read_text())
+    assert found, f"{doc}: no longer says /{pattern}/ — update this entry with the sentence"
+    stated = tuple(int(group.replace(",", "")) for group in found.groups())
+    actual = source(tmp_path_factory.getbasetemp() / "figures")
+    assert stated == actual, f"{doc}: says {stated} where the source gives {actual}"
