@@ -88,6 +88,9 @@ class HttpSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="SPACEX_HTTP_")
 
     timeout_s: float = Field(30.0, gt=0, description="Connect/read timeout per request.")
+    deadline_s: float = Field(
+        600.0, gt=0, description="Longest a whole download may take, retries included."
+    )
     retries: int = Field(5, ge=0, description="Retries on 429/5xx/connection errors.")
     backoff_s: float = Field(1.0, ge=0, description="Exponential backoff factor.")
     backoff_max_s: float = Field(

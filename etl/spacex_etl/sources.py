@@ -10,7 +10,10 @@ reading, and a body larger than `SPACEX_HTTP_MAX_BYTES` is refused (on its Conte
 while reading) with nothing landed. A `requests` session with a `urllib3.Retry` policy retries
 connection errors, 429 and 5xx with capped exponential backoff and honours `Retry-After` up to
 `SPACEX_HTTP_BACKOFF_MAX_S`; a connection dropped mid-body is retried within the same budget.
-Nothing here parses the body.
+`SPACEX_HTTP_TIMEOUT_S` bounds each read; `SPACEX_HTTP_DEADLINE_S` bounds the whole download
+(a body dripped a byte at a time never trips a read timeout). The body lives in a temporary
+folder that is deleted when the download fails, exceeds its deadline, or the process receives
+SIGTERM (the signal is then delivered as before). Nothing here parses the body.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import contextlib
 import hashlib
 import logging
 import re
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -245,13 +250,30 @@ def _download(response: requests.Response, url: str, target: Path, max_bytes: in
     return digest.hexdigest()
 
 
+def _expire(response: requests.Response, expired: threading.Event) -> None:
+    """The deadline passed: cut the connection, so a read blocked on a slow body returns."""
+    expired.set()
+    if response.raw is not None:
+        response.raw.shutdown()
+
+
+def _late(url: str, deadline_s: float, attempts: int) -> ExtractError:
+    return ExtractError(
+        f"{url}: download not finished within SPACEX_HTTP_DEADLINE_S ({deadline_s:g} s, "
+        f"{attempts} attempt(s)); nothing landed"
+    )
+
+
 def fetch_http(url: str, resource: str, settings: Settings, workdir: Path) -> Extracted:
     """GET `url` into a file under `workdir`; raise ExtractError naming the URL on failure."""
     http = settings.http
     budget = http.retries  # retries left, shared by urllib3's and the mid-body ones
     attempts = 0
     target = workdir / f"{resource}.body"
+    deadline = time.monotonic() + http.deadline_s
     while True:
+        if time.monotonic() >= deadline:
+            raise _late(url, http.deadline_s, attempts)
         with http_session(settings, budget) as session:
             try:
                 response, made = _get(session, url, settings)
@@ -275,9 +297,17 @@ def fetch_http(url: str, resource: str, settings: Settings, workdir: Path) -> Ex
                         f"{url}: Content-Length {length} exceeds SPACEX_HTTP_MAX_BYTES "
                         f"({http.max_bytes} bytes); nothing landed"
                     )
+                expired = threading.Event()
+                watchdog = threading.Timer(
+                    max(deadline - time.monotonic(), 0), _expire, (response, expired)
+                )
+                watchdog.daemon = True
+                watchdog.start()
                 try:
                     sha256 = _download(response, url, target, http.max_bytes)
                 except requests.RequestException as exc:
+                    if expired.is_set():
+                        raise _late(url, http.deadline_s, attempts) from exc
                     if budget <= 0:
                         raise ExtractError(
                             f"cannot read {url} after {attempts} attempt(s) ({_cause(exc)}); "
@@ -288,8 +318,12 @@ def fetch_http(url: str, resource: str, settings: Settings, workdir: Path) -> Ex
                         "%s: %s on attempt %d; retrying in %.1fs", url, _cause(exc), attempts, wait
                     )
                     budget -= 1
-                    time.sleep(wait)
+                    time.sleep(min(wait, max(deadline - time.monotonic(), 0)))
                     continue
+                finally:
+                    watchdog.cancel()
+                if expired.is_set():  # the cut connection can look like the end of the body
+                    raise _late(url, http.deadline_s, attempts)
         size = target.stat().st_size
         log.info("fetched %s: %d bytes in %d attempt(s)", url, size, attempts)
         return Extracted(resource, url, target, sha256, size, datetime.now(UTC), attempts)
@@ -326,8 +360,42 @@ def fetch(
         yield read_file(Path(location).expanduser(), resource)
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".download-") as workdir:
+    with (
+        _unwind_on_sigterm(),
+        tempfile.TemporaryDirectory(dir=settings.data_dir, prefix=".download-") as workdir,
+    ):
         yield fetch_http(location, resource, settings, Path(workdir))
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived while a download's temporary folder existed."""
+
+
+@contextlib.contextmanager
+def _unwind_on_sigterm() -> Iterator[None]:
+    """While the block runs, SIGTERM (ECS stopping a task, `kill`) unwinds it like an exception,
+    so the partial download is deleted; then the signal is delivered again with the handler the
+    process had. Only where SIGTERM would otherwise kill at once (the default handler, in the
+    main thread): a host with its own handler (Airflow's task runner) already unwinds."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def unwind(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, unwind)
+    try:
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def resolve_input(location: str, settings: Settings) -> str:
