@@ -36,14 +36,6 @@ COPY etl ./etl
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-default-groups --group airflow --no-dev --no-editable
 
-# Build-time artefacts for the DAG: the dbt manifest astronomer-cosmos renders the dbt task group
-# from, so parsing the DAG runs no dbt and opens no warehouse (`dbt parse` needs no connection).
-COPY dbt_spacex ./dbt_spacex
-RUN mkdir -p /opt/airflow/build \
-    && DBT_SEND_ANONYMOUS_USAGE_STATS=false /opt/airflow/venv/bin/dbt parse --quiet \
-        --project-dir dbt_spacex --profiles-dir dbt_spacex --target duckdb \
-        --target-path /opt/airflow/build/dbt --log-path /tmp/dbt-logs \
-    && test -s /opt/airflow/build/dbt/manifest.json
 
 # ---------------------------------------------------------------------------------------------
 # airflow: the venv, the dbt project and the DAGs, run as the unprivileged `airflow` user.
@@ -68,7 +60,6 @@ RUN useradd --uid 50000 --gid 0 --home-dir /home/airflow --create-home \
     && install -m 0644 /dev/null /opt/airflow/airflow.cfg
 
 COPY --from=builder /opt/airflow/venv /opt/airflow/venv
-COPY --from=builder /opt/airflow/build /opt/airflow/build
 COPY dbt_spacex /opt/airflow/dbt_spacex
 COPY dags /opt/airflow/dags
 COPY --chmod=0755 docker/airflow-init.sh /opt/airflow/bin/airflow-init.sh
@@ -82,9 +73,17 @@ ENV PATH=/opt/airflow/venv/bin:$PATH \
     SPACEX_DBT_PROJECT_DIR=/opt/airflow/dbt_spacex \
     SPACEX_DATA_DIR=/opt/airflow/spacex-data \
     DBT_SEND_ANONYMOUS_USAGE_STATS=false \
-    SPACEX_AIRFLOW_DBT_MANIFEST=/opt/airflow/build/dbt/manifest.json \
     AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     AIRFLOW__OPENLINEAGE__NAMESPACE=spacex-elt
+
+# Build-time artefacts, made with the settings the tasks run with (`dbt parse` needs no
+# connection): the dbt manifest astronomer-cosmos renders the dbt task group from (parsing the DAG
+# runs no dbt, opens no warehouse) and the partial-parse state every dbt run starts warm from, in
+# <project>/target/. dbt's own log of it goes away with the data dir it wrote.
+RUN spacex-etl transform --command parse \
+    && test -s /opt/airflow/dbt_spacex/target/manifest.json \
+    && test -s /opt/airflow/dbt_spacex/target/partial_parse.msgpack \
+    && rm -rf /opt/airflow/spacex-data/dbt
 
 USER 50000:0
 WORKDIR /opt/airflow

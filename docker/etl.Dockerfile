@@ -70,6 +70,12 @@ ENV PATH=/app/.venv/bin:$PATH \
     SPACEX_DBT_PROJECT_DIR=/app/dbt_spacex \
     DBT_SEND_ANONYMOUS_USAGE_STATS=false
 
+# The dbt manifest and partial-parse state, made with the settings the job runs with (`dbt parse`
+# needs no connection): every run starts dbt warm from /app/dbt_spacex/target/ (read-only).
+RUN spacex-etl transform --command parse \
+    && test -s /app/dbt_spacex/target/partial_parse.msgpack \
+    && rm -rf /data/dbt
+
 USER 10001:10001
 WORKDIR /data
 

@@ -54,11 +54,13 @@ def run_id_of(extracted: Any) -> str:
 
 
 def dbt_environment() -> dict[str, str]:
-    """The variables `dbt_spacex/profiles.yml` reads, for the configured warehouse."""
+    """The variables `dbt_spacex/profiles.yml` reads, for the configured warehouse, and dbt's
+    threads for this machine."""
     from spacex_etl import transform
     from spacex_etl.config import Settings
 
-    return transform.dbt_env(Settings())
+    settings = Settings()
+    return transform.dbt_env(settings) | transform.dbt_threads(settings)
 
 
 def object_dataset(uri: str) -> tuple[str, str]:
@@ -114,7 +116,7 @@ def extract(
 
 def load(extracted: Any) -> dict[str, Any]:
     """Validate, stage and load exactly the raw objects the extract task landed."""
-    from spacex_etl import pipeline
+    from spacex_etl import pipeline, transform
     from spacex_etl.config import Settings
 
     raw_uris = raw_uris_of(extracted)
@@ -124,7 +126,7 @@ def load(extracted: Any) -> dict[str, Any]:
     rows: dict[str, int] = {}
     for item in loaded:
         rows.update(item.rows)
-    env = dbt_environment()
+    env = transform.dbt_location(settings)  # names only: no credentials fetched for lineage
     summary = {
         "raw_uris": raw_uris,
         "rows": rows,

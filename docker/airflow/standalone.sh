@@ -42,13 +42,14 @@ if [[ -z "${OPENLINEAGE_URL:-}" && -z "${AIRFLOW__OPENLINEAGE__TRANSPORT:-}" ]];
 fi
 
 mkdir -p "$AIRFLOW_HOME"
-# The dbt manifest Cosmos renders the dbt task group from (`dbt parse`: no warehouse needed);
+# The dbt manifest Cosmos renders the dbt task group from, and the partial-parse state dbt runs
+# start from (`spacex-etl transform --command parse`: the job's settings, no warehouse needed);
 # rebuilt when a model, test, macro or the project file is newer than it.
 manifest="$repo/dbt_spacex/target/manifest.json"
 if [[ ! -f "$manifest" ]] || [[ -n "$(find "$repo/dbt_spacex" -newer "$manifest" \( -name '*.sql' -o -name '*.yml' \) -not -path '*/target/*' -print -quit)" ]]; then
   echo "building the dbt manifest for the DAG ($manifest)"
   # shellcheck disable=SC2086 # $run is a command line (e.g. "uv run --no-sync")
-  (cd "$repo" && $run dbt parse --project-dir dbt_spacex --profiles-dir dbt_spacex --target duckdb --quiet)
+  (cd "$repo" && $run spacex-etl transform --command parse)
 fi
 passwords="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
 url="http://127.0.0.1:$port"

@@ -289,7 +289,10 @@ def transform(
     command: Annotated[
         str,
         typer.Option(
-            "--command", "-c", help="dbt command: build (models + tests), run (models), test."
+            "--command",
+            "-c",
+            help="dbt command: build (models + tests), run (models), test, or parse (the "
+            "manifest and partial-parse state later runs start from; no warehouse needed).",
         ),
     ] = "build",
     select: Annotated[str | None, typer.Option("--select", "-s", help="dbt selector.")] = None,
@@ -300,9 +303,9 @@ def transform(
     """Run dbt on the warehouse (`build` by default); a failing model or test exits 1."""
     from spacex_etl import transform as dbt
 
-    if command not in ("build", "run", "test"):
+    if command not in ("build", "run", "test", "parse"):
         raise typer.BadParameter(
-            f"{command!r} is not one of build, run, test", param_hint="--command"
+            f"{command!r} is not one of build, run, test, parse", param_hint="--command"
         )
     result = _guard(
         debug,
@@ -311,7 +314,7 @@ def transform(
     if json_:
         _emit_json(result)
     else:
-        typer.echo(f"dbt {command} ok: {result['statuses']}")
+        typer.echo(f"dbt {command} ok: {result.get('statuses') or result.get('manifest')}")
 
 
 @app.command()

@@ -1,10 +1,18 @@
-"""Run dbt (in-process, through dbt's Python API) against the configured warehouse."""
+"""Run dbt (in-process, through dbt's Python API) against the configured warehouse.
+
+dbt's start-up is most of a small run's time, so every invocation starts warm: dbt writes its
+state to one stable folder per target (`output_dir`), and a first run there starts from the
+partial-parse state built ahead of time (`make dbt-manifest`, the images' build), which was
+made with the same profile, target, vars and environment (`dbt_env`, `dbt_args`): dbt then
+reuses it instead of parsing the whole project again.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +39,48 @@ def patched_environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+PROFILE = "spacex"
+"""The profile in dbt_spacex/profiles.yml; named on every command line, as Cosmos does, so that
+the partial-parse state is interchangeable between the job and the DAG."""
+STATE_FILE = "partial_parse.msgpack"
+MAX_THREADS = 8
+
+
+def dbt_threads(settings: Settings) -> dict[str, str]:
+    """dbt's threads (its `DBT_THREADS` variable) for DuckDB, which computes on this machine: two
+    per core (a model waits on DuckDB's own threads and on I/O), at most MAX_THREADS; a value
+    set by hand wins. A remote warehouse keeps its profile's threads."""
+    if settings.warehouse != "duckdb" or os.environ.get("DBT_THREADS"):
+        return {}
+    return {"DBT_THREADS": str(max(2, min(MAX_THREADS, 2 * (os.cpu_count() or 1))))}
+
+
+def dbt_location(settings: Settings) -> dict[str, str]:
+    """Where dbt's warehouse is (names, hosts, paths; no credentials): what lineage names."""
+    env = {
+        "SPACEX_WAREHOUSE": settings.warehouse,
+        "SPACEX_RAW_SCHEMA": settings.raw_schema,
+        "SPACEX_DBT_SCHEMA": settings.dbt_schema,
+    }
+    if settings.warehouse == "duckdb":
+        return env | {"SPACEX_DUCKDB_PATH": str(settings.duckdb_file)}
+    if settings.warehouse == "postgres":
+        pg = settings.postgres
+        return env | {
+            "SPACEX_PG_HOST": pg.host,
+            "SPACEX_PG_PORT": str(pg.port),
+            "SPACEX_PG_DATABASE": pg.database,
+        }
+    rs = settings.redshift
+    if not rs.host:
+        raise ConfigError("SPACEX_REDSHIFT_HOST is not set; the redshift warehouse needs it")
+    return env | {
+        "SPACEX_REDSHIFT_HOST": rs.host,
+        "SPACEX_REDSHIFT_PORT": str(rs.port),
+        "SPACEX_REDSHIFT_DATABASE": rs.database,
+    }
+
+
 def dbt_env(settings: Settings) -> dict[str, str]:
     """The variables dbt_spacex/profiles.yml reads (`env_var()`) for the configured warehouse.
 
@@ -40,40 +90,25 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     `SPACEX_REDSHIFT_DBT_USER` with IAM auth on Redshift (with database auth: the password's
     user).
     """
-    env = {
-        "SPACEX_WAREHOUSE": settings.warehouse,
-        "SPACEX_RAW_SCHEMA": settings.raw_schema,
-        "SPACEX_DBT_SCHEMA": settings.dbt_schema,
-    }
+    env = dbt_location(settings)
     if settings.warehouse == "duckdb":
         from spacex_etl.columnar import MEMORY_LIMIT  # the job's DuckDB share of its 1 GiB task
 
-        return env | {
-            "SPACEX_DUCKDB_PATH": str(settings.duckdb_file),
-            "DBT_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT,
-        }
+        return env | {"DBT_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT}
     if settings.warehouse == "postgres":
         pg = settings.postgres
         secret = pg.password if pg.dbt_user is None else pg.dbt_password or pg.password
         return env | {
-            "SPACEX_PG_HOST": pg.host,
-            "SPACEX_PG_PORT": str(pg.port),
             "SPACEX_PG_USER": pg.dbt_user or pg.user,
             "DBT_ENV_SECRET_SPACEX_PG_PASSWORD": secret.get_secret_value(),
-            "SPACEX_PG_DATABASE": pg.database,
         }
     from spacex_etl.warehouse.redshift import RedshiftWarehouse
 
     rs = settings.redshift
-    if not rs.host:
-        raise ConfigError("SPACEX_REDSHIFT_HOST is not set; the redshift warehouse needs it")
     warehouse = RedshiftWarehouse.from_settings(settings)
     creds = warehouse.credentials()
     user, password = creds if creds is not None else (rs.dbt_user, "")
     return env | {
-        "SPACEX_REDSHIFT_HOST": rs.host,
-        "SPACEX_REDSHIFT_PORT": str(rs.port),
-        "SPACEX_REDSHIFT_DATABASE": rs.database,
         "SPACEX_REDSHIFT_AUTH_METHOD": "database" if creds is not None else "iam",
         "SPACEX_REDSHIFT_CLUSTER_ID": warehouse.cluster_identifier() or "",
         "SPACEX_REDSHIFT_DBT_USER": user,
@@ -86,8 +121,14 @@ def output_dir(settings: Settings) -> Path:
     return (settings.data_dir / "dbt" / settings.target).resolve()
 
 
-def dbt_args(settings: Settings, command: list[str]) -> list[str]:
-    """Common dbt CLI arguments: project, profiles, target and where output goes."""
+def prebuilt_dir(settings: Settings) -> Path:
+    """The state built ahead of time (`make dbt-manifest`, image build): manifest.json, which
+    the DAG renders its dbt tasks from, and the partial-parse state runs start from."""
+    return settings.dbt_project_dir / "target"
+
+
+def dbt_args(settings: Settings, command: list[str], target_path: Path | None = None) -> list[str]:
+    """Common dbt CLI arguments: project, profile, target and where output goes."""
     project = settings.dbt_project_dir
     if not (project / "dbt_project.yml").exists():
         raise ConfigError(f"no dbt project at {project} (set SPACEX_DBT_PROJECT_DIR)")
@@ -98,13 +139,28 @@ def dbt_args(settings: Settings, command: list[str]) -> list[str]:
         str(project),
         "--profiles-dir",
         str(project),
+        "--profile",
+        PROFILE,
         "--target",
         settings.target,
         "--target-path",
-        str(out / "target"),
+        str(target_path or out / "target"),
         "--log-path",
         str(out / "logs"),
     ]
+
+
+def start_warm(settings: Settings) -> None:
+    """Give a run folder without dbt state the prebuilt state (dbt checks it still applies:
+    same project files, profile, target, vars; otherwise it parses in full, as without)."""
+    target = output_dir(settings) / "target"
+    prebuilt = prebuilt_dir(settings)
+    if (target / STATE_FILE).is_file() or not (prebuilt / STATE_FILE).is_file():
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for name in (STATE_FILE, "manifest.json"):
+        if (prebuilt / name).is_file():
+            shutil.copyfile(prebuilt / name, target / name)
 
 
 def release_duckdb() -> None:
@@ -120,14 +176,18 @@ def release_duckdb() -> None:
         env.close()
 
 
-def invoke(settings: Settings, command: list[str]) -> Any:
+def invoke(settings: Settings, command: list[str], target_path: Path | None = None) -> Any:
     """Run one dbt command; dbt's console output goes to stderr so stdout stays clean."""
     from dbt.cli.main import dbtRunner
 
-    env = dbt_env(settings)
-    args = dbt_args(settings, command)
+    env = dbt_env(settings) | dbt_threads(settings)
+    args = dbt_args(settings, command, target_path)
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
-        args += ["--log-level", "warn"]  # the full log still goes to <target>/logs/dbt.log
+        # the console shows warnings; <output>/logs/dbt.log keeps what each run did, parsing
+        # included ("Unable to do partial parsing because ..." when the state did not apply)
+        args += ["--log-level", "warn", "--log-level-file", "info"]
+    if target_path is None:
+        start_warm(settings)
     log.info("dbt %s (target %s)", " ".join(command), settings.target)
     try:
         with patched_environ(env), contextlib.redirect_stdout(sys.stderr):
@@ -139,7 +199,17 @@ def invoke(settings: Settings, command: list[str]) -> Any:
     return result
 
 
-DbtCommand = Literal["build", "run", "test"]
+DbtCommand = Literal["build", "run", "test", "parse"]
+
+
+def parse(settings: Settings) -> dict[str, Any]:
+    """`dbt parse` into the prebuilt folder: the manifest and partial-parse state, made with
+    exactly the environment and arguments later runs use (no warehouse connection needed)."""
+    out = prebuilt_dir(settings)
+    result = invoke(settings, ["parse"], target_path=out)
+    if not result.success:
+        raise TransformError(f"dbt parse failed (log: {output_dir(settings) / 'logs' / 'dbt.log'})")
+    return {"command": "parse", "manifest": str(out / "manifest.json")}
 
 
 def summarise(command: list[str], result: Any) -> dict[str, Any]:
@@ -161,7 +231,10 @@ def run_dbt(
     select: str | None = None,
     full_refresh: bool = False,
 ) -> dict[str, Any]:
-    """`dbt build|run|test`; raise TransformError naming what failed (a failing test fails)."""
+    """`dbt build|run|test|parse`; raise TransformError naming what failed (a failing test
+    fails)."""
+    if command == "parse":
+        return parse(settings)
     args: list[str] = [command]
     if select:
         args += ["--select", select]
