@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 ZONE_PREFIX = "spacex"
+LAKE_ZONES = ("raw", "staged", "quarantine", "reports")
+"""The zones the job writes, each under `<zone>/spacex/`. The ECS task role may write exactly
+these (`lake_prefixes` in terraform/modules/etl_job; tests/aws/test_lake_zones.py joins them)."""
 RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 CHUNK = 1024 * 1024
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
@@ -59,6 +62,8 @@ def check_key(key: str) -> str:
 
 def partition_prefix(zone: str, resource: str, ingest_date: str) -> str:
     """`<zone>/spacex/<resource>/ingest_date=YYYY-MM-DD/`: every run of one logical date."""
+    if zone not in LAKE_ZONES:
+        raise LakeError(f"lake zone {zone!r} is not one of {LAKE_ZONES} (see LAKE_ZONES)")
     return f"{zone}/{ZONE_PREFIX}/{resource}/ingest_date={ingest_date}/"
 
 

@@ -28,7 +28,7 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
-  description        = "ELT container: write the lake's raw/staged/quarantine prefixes, IAM database credentials for the loader and dbt users."
+  description        = "ELT container: write the lake's raw/staged/quarantine/reports prefixes, IAM database credentials for the loader and dbt users."
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 
   tags = var.tags

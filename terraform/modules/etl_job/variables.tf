@@ -71,9 +71,9 @@ variable "lake_kms_key_arn" {
 }
 
 variable "lake_prefixes" {
-  description = "Lake prefixes (with trailing slash) the job may write and read."
+  description = "Lake prefixes (with trailing slash) the job may write and read: one per zone the job writes (LAKE_ZONES in etl/spacex_etl/lake.py, joined by tests/aws/test_lake_zones.py)."
   type        = list(string)
-  default     = ["raw/spacex/", "staged/spacex/", "quarantine/spacex/"]
+  default     = ["raw/spacex/", "staged/spacex/", "quarantine/spacex/", "reports/spacex/"]
 
   validation {
     condition     = alltrue([for p in var.lake_prefixes : endswith(p, "/") && p != "/"])

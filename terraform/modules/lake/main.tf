@@ -2,6 +2,7 @@
 #   raw/spacex/...         immutable API responses + _manifest.json
 #   staged/spacex/...      Parquet of each batch + the COPY manifest
 #   quarantine/spacex/...  records that failed validation
+#   reports/spacex/...     each run's data-quality page
 
 module "bucket" {
   #checkov:skip=CKV_AWS_144:Cross-region replication doubles storage for a re-extractable public data set; versioning + raw immutability cover recovery. Add a replica bucket when an RPO demands it.
@@ -64,10 +65,45 @@ data "aws_iam_policy_document" "lake_bucket" {
       identifiers = ["*"]
     }
 
+    # Only a request that names a key is checked: one without the header gets
+    # the bucket's default key (this one). StringNotEqualsIfExists would deny
+    # it too (IfExists holds when the key is absent), i.e. every PutObject
+    # that relies on the default encryption, as the job's do.
     condition {
-      test     = "StringNotEqualsIfExists"
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
       variable = "s3:x-amz-server-side-encryption-aws-kms-key-id"
       values   = [module.key.arn]
+    }
+  }
+
+  # Nor another kind of encryption: a request that names one must name SSE-KMS.
+  statement {
+    sid       = "DenyOtherEncryption"
+    effect    = "Deny"
+    actions   = ["s3:PutObject"]
+    resources = ["${module.bucket.arn}/*"]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["false"]
+    }
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "s3:x-amz-server-side-encryption"
+      values   = ["aws:kms"]
     }
   }
 }

@@ -1,5 +1,5 @@
 variable "bucket_name" {
-  description = "Globally unique name of the data lake bucket (raw/, staged/, quarantine/ prefixes)."
+  description = "Globally unique name of the data lake bucket (raw/, staged/, quarantine/, reports/ prefixes)."
   type        = string
 }
 

@@ -62,8 +62,9 @@ run "task_role_and_container" {
       "arn:aws:s3:::spacex-elt-test-lake/raw/spacex/*",
       "arn:aws:s3:::spacex-elt-test-lake/staged/spacex/*",
       "arn:aws:s3:::spacex-elt-test-lake/quarantine/spacex/*",
+      "arn:aws:s3:::spacex-elt-test-lake/reports/spacex/*",
     ])
-    error_message = "task-role-lake-prefixes: the task writes only the lake's raw/, staged/ and quarantine/ spacex prefixes."
+    error_message = "task-role-lake-prefixes: the task writes only the lake's raw/, staged/, quarantine/ and reports/ spacex prefixes."
   }
 
   assert {
