@@ -102,6 +102,11 @@ FIGURES: list[tuple[str, str, Source]] = [
         ),
     ),
     (
+        "dags/README.md",
+        r"one dbt start-up for the (\d+) data\s+and unit tests",
+        lambda tmp: (dbt_resources(str(tmp))["test"] + dbt_resources(str(tmp))["unit_test"],),
+    ),
+    (
         "terraform/README.md",
         r"`terraform test` \((\d+) runs in (\d+) files",
         lambda _: tftest_runs(),
@@ -135,3 +140,32 @@ def test_a_figure_equals_what_its_command_gives(
     stated = tuple(int(group.replace(",", "")) for group in found.groups())
     actual = source(tmp_path_factory.getbasetemp() / "figures")
     assert stated == actual, f"{doc}: says {stated} where the source gives {actual}"
+
+
+@cache
+def locked_versions() -> dict[str, str]:
+    """Package versions in uv.lock (what `make install` installs)."""
+    text = (REPO / "uv.lock").read_text()
+    return dict(re.findall(r'^name = "([^"]+)"\nversion = "([^"]+)"', text, re.M))
+
+
+# A version the docs name, by the words before it, and the locked package it must match.
+VERSIONS = {
+    r"\b(?:Airflow|apache-airflow) (\d+\.\d+(?:\.\d+)?)": "apache-airflow",
+    r"\bastronomer-cosmos (\d+\.\d+(?:\.\d+)?)": "astronomer-cosmos",
+    r"\bdbt-core (\d+\.\d+(?:\.\d+)?)": "dbt-core",
+}
+
+
+def test_package_versions_the_docs_name_are_the_locked_ones() -> None:
+    from tests.docs.test_docs import DOCS, doc_id
+
+    wrong = []
+    for doc in DOCS:
+        text = doc.read_text()
+        for pattern, package in VERSIONS.items():
+            locked = locked_versions()[package]
+            for stated in re.findall(pattern, text):
+                if not (locked == stated or locked.startswith(f"{stated}.")):
+                    wrong.append(f"{doc_id(doc)}: {package} {stated} (locked: {locked})")
+    assert not wrong, wrong
