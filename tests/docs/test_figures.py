@@ -74,9 +74,43 @@ def mutations() -> int:
     return len(MUTATIONS)
 
 
+@cache
+def snapshot_counts() -> dict[str, int]:
+    """Counts of the bundled snapshot, with part-4's definitions."""
+    data = REPO / "etl" / "spacex_etl" / "data"
+    launches = json.loads((data / "launches.json").read_text())
+    cores = json.loads((data / "cores_partial_2020_subset.json").read_text())
+    slots = [(launch, slot) for launch in launches for slot in launch["cores"]]
+    flights = [s["core"] for launch, s in slots if not launch["upcoming"] and s["core"]]
+    return {
+        "launches": len(launches),
+        "upcoming": sum(bool(launch["upcoming"]) for launch in launches),
+        "null_slots": sum(s["core"] is None for _, s in slots),
+        "flights": len(flights),
+        "flown_cores": len(set(flights)),
+        "core_ids": len({s["core"] for _, s in slots if s["core"]}),
+        "cores_file": len(cores),
+    }
+
+
+def counts(*keys: str) -> Source:
+    return lambda _: tuple(snapshot_counts()[key] for key in keys)
+
+
 Source = Callable[[Path], tuple[int, ...]]
 
 FIGURES: list[tuple[str, str, Source]] = [
+    ("part-4/README.md", r"The (\d+) upcoming launches are excluded", counts("upcoming")),
+    ("part-4/README.md", r"the (\d+) core\s+slots with `core: null`", counts("null_slots")),
+    (
+        "part-4/README.md",
+        r"On the bundled data: (\d+) flights of (\d+) cores",
+        counts("flights", "flown_cores"),
+    ),
+    ("part-4/README.md", r"\((\d+) of the (\d+) core\s+ids\)", counts("cores_file", "core_ids")),
+    ("README.md", r"core slots with no core id\s+\((\d+),", counts("null_slots")),
+    ("README.md", r"/v5/launches` response \((\d+) launches", counts("launches")),
+    ("README.md", r"`cores_partial_2020_subset.json`, (\d+) cores", counts("cores_file")),
     (
         "part-1/README.md",
         r"the bundled `/v5/launches` response is ([\d,]+) bytes",
@@ -169,3 +203,21 @@ def test_package_versions_the_docs_name_are_the_locked_ones() -> None:
                 if not (locked == stated or locked.startswith(f"{stated}.")):
                     wrong.append(f"{doc_id(doc)}: {package} {stated} (locked: {locked})")
     assert not wrong, wrong
+
+
+def test_part4_counts_are_what_their_command_prints() -> None:
+    """part-4 shows the command that counts the bundled data and what it prints; run it."""
+    from tests.docs.test_docs import FENCE
+
+    text = (REPO / "part-4" / "README.md").read_text()
+    section = text.split("## Where the numbers come from", 1)[1].split("\n## ", 1)[0]
+    block = next(body for lang, body in FENCE.findall(section) if lang == "bash")
+    command = block.split("\n.venv/bin/python -c", 2)[0]  # the first command: the file's counts
+    assert command.startswith(".venv/bin/python -c"), command[:80]
+    out = subprocess.run(
+        ["bash", "-c", command], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    stated = re.search(r"They print `([^`]+)`", section)
+    assert stated, "part-4 no longer says what the command prints"
+    assert " ".join(stated[1].split()) == " ".join(out.stdout.split())
