@@ -36,7 +36,8 @@ ZONE_PREFIX = "spacex"
 LAKE_ZONES = ("raw", "staged", "quarantine", "reports")
 """The zones the job writes, each under `<zone>/spacex/`. The ECS task role may write exactly
 these (`lake_prefixes` in terraform/modules/etl_job; tests/aws/test_lake_zones.py joins them)."""
-RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+"""What a run id is, matched against the whole value (`re.fullmatch`: no trailing newline)."""
 CHUNK = 1024 * 1024
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 """S3 objects above this size go up in parts (the transfer manager aborts the upload on failure)."""
@@ -44,7 +45,7 @@ MULTIPART_THRESHOLD = 64 * 1024 * 1024
 
 def check_run_id(run_id: str) -> str:
     """The run id, if it is safe as one path segment; else a one-line ConfigError."""
-    if not re.match(RUN_ID_PATTERN, run_id) or ".." in run_id:
+    if not re.fullmatch(RUN_ID_PATTERN, run_id) or ".." in run_id:
         raise ConfigError(
             f"run id {run_id!r} is not allowed: 1-128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit, no '..'"

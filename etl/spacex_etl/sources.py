@@ -130,7 +130,9 @@ def source_pattern(settings: Settings) -> str:
     validates with it at trigger time; the job still checks (redirects, credentials) itself."""
     hosts = "|".join(re.escape(host) for host in settings.source.allowed_hosts) or "(?!)"
     scheme = "https?" if settings.source.allow_http else "https"
-    return rf"^({SNAPSHOT}|{API}|{scheme}://({hosts})(:[0-9]{{1,5}})?([/?#][^\s@]*)?)$"
+    # `$(?!\n)`: the very end (a JSON-schema validator in Python searches with `re`, where a
+    # bare `$` also matches before a trailing newline; in ECMA-262 it is the same end)
+    return rf"^({SNAPSHOT}|{API}|{scheme}://({hosts})(:[0-9]{{1,5}})?([/?#][^\s@]*)?)$(?!\n)"
 
 
 # -- HTTP -------------------------------------------------------------------------------------

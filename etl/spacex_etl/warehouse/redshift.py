@@ -42,10 +42,10 @@ from spacex_etl.errors import ConfigError, LakeError, LoadError
 from spacex_etl.lake import Lake, S3Lake, open_lake
 from spacex_etl.warehouse.base import SqlWarehouse, ident, quote_literal
 
-S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9!\-_.*()/=+:@,]+$")
-IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_\-/]{1,512}$")
+S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/[A-Za-z0-9!\-_.*()/=+:@,]+")
+IAM_ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_\-/]{1,512}")
 PROVISIONED_HOST = re.compile(
-    r"^([a-z0-9\-]+)\.[a-z0-9]+\.[a-z0-9\-]+\.redshift(-dev)?\.amazonaws\.com(\.cn)?$"
+    r"([a-z0-9\-]+)\.[a-z0-9]+\.[a-z0-9\-]+\.redshift(-dev)?\.amazonaws\.com(\.cn)?"
 )
 LOAD_ERROR_ROWS = 20
 
@@ -74,9 +74,9 @@ def build_manifest(entries: list[tuple[str, int]]) -> bytes:
 
 def copy_statement(staging: str, manifest: str, iam_role_arn: str) -> str:
     """COPY one staging table from a manifest of Parquet files."""
-    if not S3_URI.match(manifest):
+    if not S3_URI.fullmatch(manifest):
         raise LoadError(f"COPY manifest URI {manifest!r} is not a plain s3://bucket/key URI")
-    if not IAM_ROLE_ARN.match(iam_role_arn):
+    if not IAM_ROLE_ARN.fullmatch(iam_role_arn):
         raise ConfigError(
             f"SPACEX_REDSHIFT_IAM_ROLE_ARN {iam_role_arn!r} is not an IAM role ARN "
             "(arn:aws:iam::<account>:role/<name>)"
@@ -219,7 +219,7 @@ class RedshiftWarehouse(SqlWarehouse):
     def cluster_identifier(self) -> str | None:
         """The provisioned cluster for IAM auth: the setting, else the host name's first label."""
         s = self.section
-        match = PROVISIONED_HOST.match(s.host or "")
+        match = PROVISIONED_HOST.fullmatch(s.host or "")
         return s.cluster_id or (match.group(1) if match else None)
 
     # -- adapter hooks ---------------------------------------------------------------------
