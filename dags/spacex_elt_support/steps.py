@@ -153,15 +153,24 @@ def release_duckdb() -> None:
 
 
 def report(ingest_date: str, extracted: Any, load_summary: dict[str, Any]) -> dict[str, Any]:
-    """Read Q1/Q2, write the data-quality page to the lake's reports zone, publish both."""
+    """Read Q1/Q2 and the anomaly checks' verdicts, write the data-quality page to the lake's
+    reports zone, publish both. An anomaly warns in the log; one of a check set to fail
+    (`SPACEX_MONITOR_FAIL_ON`) fails the task without retries, so the failure alerts fire."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from spacex_etl import monitoring
     from spacex_etl import report as reporting
     from spacex_etl.config import Settings
+    from spacex_etl.errors import AnomalyError
 
     release_duckdb()
     run_id = run_id_of(extracted)
     settings = Settings()
     answers = reporting.answers(settings)
-    report_uri = reporting.publish(settings, run_id=run_id, found=answers)
+    found = monitoring.try_anomalies(settings, run_id)
+    report_uri = reporting.publish(settings, run_id=run_id, found=answers, anomalies=found)
+    for check in found["flagged"]:
+        log.warning("anomaly (%s) %s: %s", check["verdict"], check["check_name"], check["message"])
     q1 = answers["q1_max_reuse"]
     published = {
         "ingest_date": ingest_date,
@@ -175,6 +184,7 @@ def report(ingest_date: str, extracted: Any, load_summary: dict[str, Any]) -> di
         "q2_flights": answers["q2_flights"],
         "q2_distinct_cores": answers["q2_distinct_cores"],
         "answers": answers,
+        "anomalies": found,
     }
     log.info(
         "report ingest_date=%s run_id=%s rows=%s Q1=%s (%s) Q2=%s flights by %s cores; "
@@ -188,4 +198,8 @@ def report(ingest_date: str, extracted: Any, load_summary: dict[str, Any]) -> di
         published["q2_distinct_cores"],
         report_uri,
     )
+    try:
+        monitoring.raise_on_fail(found)
+    except AnomalyError as exc:
+        raise AirflowFailException(str(exc)) from exc
     return published

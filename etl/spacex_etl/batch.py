@@ -57,6 +57,10 @@ class Batch:
     """Records rejected per (field, rule), from validation."""
     timings_s: dict[str, float] = field(default_factory=dict)
     """Wall and CPU seconds per staging step (for the benchmark's profile)."""
+    bytes: int = 0
+    """Size of the raw file."""
+    newest_source_at: datetime | None = None
+    """The newest event the source reported (launches: latest non-upcoming `date_utc`)."""
 
     def __post_init__(self) -> None:
         if self.extracted_at is not None and self.extracted_at.tzinfo is not None:
@@ -142,6 +146,13 @@ class Batch:
             "status": status,
             "error": fit_text(error, 4000),
             "extracted_at": self.extracted_at,
+            "bytes": self.bytes,
+            "drift_events": sum(len(paths) for paths in self.drift.values()),
+            "quarantined_by_rule": "; ".join(
+                f"{rule}:{name}={count}" for (name, rule), count in sorted(self.rule_counts.items())
+            )
+            or None,
+            "newest_source_at": self.newest_source_at,
         }
 
 
@@ -152,7 +163,7 @@ def stage_batch(path: Path, work: Path, batch: Batch, name: str | None = None) -
     `name` is how errors refer to the file (its lake URI). Raises InputFormatError when the file
     is not a JSON array of records.
     """
-    from spacex_etl import columnar
+    from spacex_etl import columnar, monitoring
 
     staged = columnar.stage_file(
         path, work, batch.resource, columnar.BatchMeta(batch.metadata()), name=name
@@ -164,6 +175,8 @@ def stage_batch(path: Path, work: Path, batch: Batch, name: str | None = None) -
     batch.parts = dict(staged.parts)
     batch.rows = dict(staged.rows)
     batch.timings_s = dict(staged.timings_s)
+    batch.bytes = path.stat().st_size
+    batch.newest_source_at = monitoring.newest_source_at(batch.resource, batch.parts)
     if batch.quarantine:  # an empty quarantine needs no file (nor pyarrow's pandas import)
         part = batch.write_quarantine_part(work / "quarantine" / "part_0.parquet")
         batch.parts["quarantine"] = [part]

@@ -1,6 +1,7 @@
 """`spacex-etl`: the command line. Parsing, progress, one-line errors, `--json`; no business rules.
 
-Exit codes: 0 success; 1 a pipeline error (one line on stderr naming the cause); 2 wrong usage.
+Exit codes: 0 success; 1 a pipeline error (one line on stderr naming the cause) or an anomaly
+check set to fail (`SPACEX_MONITOR_FAIL_ON`: the summary is printed first); 2 wrong usage.
 """
 
 from __future__ import annotations
@@ -166,10 +167,34 @@ def _print_summary(summary: dict[str, Any]) -> None:
         echo(f"  quarantine {summary['quarantine_uri']}")
     if summary.get("report_uri"):
         echo(f"  report     {summary['report_uri']}")
+    if summary.get("anomalies"):
+        _print_anomalies(summary["anomalies"])
     if summary["answers"]:
         _print_answers(summary["answers"])
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in summary["timings_s"].items())
     echo(f"  timings    {timings}")
+
+
+def _print_anomalies(found: dict[str, Any]) -> None:
+    if found["verdict"] == "unknown":
+        typer.echo(f"  anomalies  unknown: {found.get('error')}")
+        return
+    typer.echo(
+        f"  anomalies  {found['verdict']}: {len(found['flagged'])} of {found['checks']} checks "
+        f"flagged ({found['judged']} judged; model {found.get('model')})"
+    )
+    for check in found["flagged"]:
+        typer.echo(f"    {check['verdict']:<4} {check['check_name']}: {check['message']}")
+
+
+def _fail_on_anomalies(found: dict[str, Any] | None, debug: bool) -> None:
+    """Exit 1 after the output when a check set to fail flagged the run."""
+    from spacex_etl.monitoring import raise_on_fail
+
+    try:
+        raise_on_fail(found or {})
+    except SpacexEtlError as exc:
+        _fail(str(exc), debug)
 
 
 def _print_answers(answers: dict[str, Any]) -> None:
@@ -232,6 +257,7 @@ def run(
 
     summary = _guard(debug, action)
     _emit_json(summary) if json_ else _print_summary(summary)
+    _fail_on_anomalies(summary.get("anomalies"), debug)
 
 
 @app.command()
@@ -348,16 +374,28 @@ def report(
     debug: DebugOpt = False,
 ) -> None:
     """Write a run's data-quality page (HTML with a chart) into the lake's reports zone."""
+    from spacex_etl import monitoring
     from spacex_etl import report as reporting
 
     def action() -> dict[str, Any]:
         settings = Settings()
         facts = reporting.data_quality(settings, run_id)
-        uri = reporting.publish(settings, facts["run_id"])
-        return {"run_id": facts["run_id"], "report_uri": uri, "counts": facts["counts"]}
+        found = monitoring.try_anomalies(settings, facts["run_id"])
+        uri = reporting.publish(settings, facts["run_id"], anomalies=found)
+        return {
+            "run_id": facts["run_id"],
+            "report_uri": uri,
+            "counts": facts["counts"],
+            "anomalies": found,
+        }
 
     result = _guard(debug, action)
-    _emit_json(result) if json_ else typer.echo(f"data-quality report: {result['report_uri']}")
+    if json_:
+        _emit_json(result)
+    else:
+        typer.echo(f"data-quality report: {result['report_uri']}")
+        _print_anomalies(result["anomalies"])
+    _fail_on_anomalies(result["anomalies"], debug)
 
 
 def main() -> None:

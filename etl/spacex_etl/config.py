@@ -147,6 +147,58 @@ class QualitySettings(_Section):
     )
 
 
+MONITOR_CHECKS = ("volume", "quarantine_share", "drift", "phase_duration", "source_freshness")
+
+
+class MonitorSettings(_Section):
+    """Anomaly checks over the run history (`SPACEX_MONITOR_*`); dbt reads the same variables
+    (`transform.dbt_env` passes them, `dbt_spacex/macros/monitor_settings.sql` has the defaults).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SPACEX_MONITOR_")
+
+    baseline_runs: int = Field(
+        10, ge=1, description="Successful runs before a run that form its baseline."
+    )
+    min_history: int = Field(
+        3, ge=1, description="Baseline runs needed before a check judges (fewer: pass)."
+    )
+    mad_k: float = Field(
+        3.0, gt=0, description="Band half-width in scaled MADs around the baseline median."
+    )
+    volume_min_change: float = Field(
+        0.1, ge=0, description="Smallest volume change flagged, as a share of the median."
+    )
+    quarantine_min_change: float = Field(
+        0.05, ge=0, le=1, description="Smallest rise in quarantined share flagged (0.05 = 5 pts)."
+    )
+    phase_min_change: float = Field(
+        0.5, ge=0, description="Smallest phase slow-down flagged, as a share of the median."
+    )
+    phase_min_seconds: float = Field(
+        5.0, ge=0, description="Smallest phase slow-down flagged, in seconds."
+    )
+    source_stale_days: float = Field(
+        30.0, gt=0, description="Newest non-upcoming launch older than this: source stale."
+    )
+    fail_on: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Checks whose anomaly fails instead of warns (comma-separated: "
+        + ", ".join(MONITOR_CHECKS)
+        + ").",
+    )
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _split_checks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = [name for name in value or () if name not in MONITOR_CHECKS]
+        if unknown:
+            raise ValueError(f"unknown check(s) {', '.join(unknown)}; known: {MONITOR_CHECKS}")
+        return tuple(value or ())
+
+
 class PostgresSettings(_Section):
     """The local PostgreSQL warehouse (`SPACEX_PG_*`)."""
 
@@ -202,7 +254,14 @@ class Settings(_Section):
     """Everything configurable: top-level fields are `SPACEX_<FIELD>`, sections have prefixes."""
 
     model_config = SettingsConfigDict(env_prefix="SPACEX_")
-    sections: ClassVar[tuple[str, ...]] = ("http", "source", "quality", "postgres", "redshift")
+    sections: ClassVar[tuple[str, ...]] = (
+        "http",
+        "source",
+        "quality",
+        "monitor",
+        "postgres",
+        "redshift",
+    )
 
     data_dir: Path = Field(
         Path(".spacex"), description="Local working folder: default lake, DuckDB file, dbt output."
@@ -227,6 +286,7 @@ class Settings(_Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     source: SourceSettings = Field(default_factory=SourceSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     redshift: RedshiftSettings = Field(default_factory=RedshiftSettings)
 

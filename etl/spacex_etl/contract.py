@@ -293,7 +293,20 @@ LEDGER_COLUMNS: list[tuple[str, ColumnType]] = [
     ("status", "key"),
     ("error", "text"),
     ("extracted_at", "timestamp"),
+    # run history (see `monitoring`): what the batch looked like beyond its counts
+    ("bytes", "bigint"),
+    ("drift_events", "int"),
+    ("quarantined_by_rule", "text"),
+    ("newest_source_at", "timestamp"),
 ]
+PHASE_COLUMNS: list[tuple[str, ColumnType]] = [
+    ("run_id", "key"),
+    ("ingest_date", "date"),
+    ("phase", "key"),
+    ("milliseconds", "bigint"),
+    ("recorded_at", "timestamp"),
+]
+"""`run_phases`: one row per run and phase (extract, load, dbt, report) with its wall time."""
 LEDGER_STATUSES = ("succeeded", "failed", "rejected")
 """A ledger row per load attempt: loaded; failed (error, rolled back); rejected (refused input)."""
 

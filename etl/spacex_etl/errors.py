@@ -58,3 +58,10 @@ class ContractError(SpacexEtlError):
     extract, a raw object changed after landing): refused, nothing loaded, evidence kept."""
 
     kind = "contract"
+
+
+class AnomalyError(SpacexEtlError):
+    """An anomaly check configured to fail (`SPACEX_MONITOR_FAIL_ON`) flagged the run: the data
+    is loaded, but someone should look before trusting it."""
+
+    kind = "anomaly"

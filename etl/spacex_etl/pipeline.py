@@ -110,6 +110,7 @@ class RunSummary:
     timings_s: dict[str, float] = field(default_factory=dict)
     dbt: dict[str, Any] = field(default_factory=dict)
     report_uri: str | None = None
+    anomalies: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         launches = next((item for item in self.loaded if item.resource == "launches"), None)
@@ -139,6 +140,7 @@ class RunSummary:
             "drift": {item.resource: item.drift for item in self.loaded if item.drift},
             "answers": self.answers,
             "report_uri": self.report_uri,
+            "anomalies": self.anomalies,
             "dbt": self.dbt,
             "landed": [asdict(item) for item in self.landed],
             "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
@@ -532,8 +534,11 @@ def run(
     progress: Callable[[str], None] | None = None,
     allow_shrink: bool = False,
 ) -> RunSummary:
-    """Extract → land → validate/stage/load → dbt build → answers."""
-    from spacex_etl import report, transform
+    """Extract → land → validate/stage/load → dbt build → answers, anomalies and the report.
+
+    Each phase's time goes to the run history as it ends (`monitoring.record_phases`).
+    """
+    from spacex_etl import monitoring, report, transform
 
     run_id = run_id or new_run_id()
     current_run_id.set(run_id)
@@ -553,11 +558,22 @@ def run(
             force=force,
             allow_shrink=allow_shrink,
         )
+
+    def record(*stages: str) -> None:
+        rows = monitoring.phase_rows(run_id, ingest_date, summary.timings_s, stages)
+        monitoring.record_phases(settings, rows)
+
+    record("extract", "load")
     if transform_:
         with timed(summary.timings_s, "transform", progress):
             summary.dbt = transform.build(settings)
+        record("transform")
         with timed(summary.timings_s, "answers", progress):
             summary.answers = report.answers(settings)
         with timed(summary.timings_s, "report", progress):
-            summary.report_uri = report.publish(settings, run_id, found=summary.answers)
+            summary.anomalies = monitoring.try_anomalies(settings, run_id)
+            summary.report_uri = report.publish(
+                settings, run_id, found=summary.answers, anomalies=summary.anomalies
+            )
+        record("answers", "report")
     return summary

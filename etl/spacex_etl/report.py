@@ -200,8 +200,11 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body or '<tr><td>none</td></tr>'}</table>"
 
 
-def render_html(facts: dict[str, Any], found: dict[str, Any] | None, png: bytes) -> str:
-    """One self-contained page: inline CSS, the chart as a data: URI, no external request."""
+def render_html(
+    facts: dict[str, Any], found: dict[str, Any] | None, png: bytes, monitoring_html: str = ""
+) -> str:
+    """One self-contained page: inline CSS, the chart as a data: URI, no external request.
+    `monitoring_html` (the anomalies and trends, `monitoring.section`) opens the page."""
     import base64
     from html import escape
 
@@ -236,6 +239,7 @@ margin:.5em 0 1.5em}}td,th{{border:1px solid #bbb;padding:.25em .6em;text-align:
 th{{background:#eee}}</style></head><body>
 <h1>{escape(title)}</h1>
 <p>ingest date {escape(facts["ingest_date"])}</p>
+{monitoring_html}
 <h2>Counts (received = loaded + quarantined + deduplicated)</h2>
 {_table(["resource", *COUNTS], counts)}
 <h2>Load status</h2>
@@ -253,7 +257,10 @@ th{{background:#eee}}</style></head><body>
 
 
 def publish(
-    settings: Settings, run_id: str | None = None, found: dict[str, Any] | None = None
+    settings: Settings,
+    run_id: str | None = None,
+    found: dict[str, Any] | None = None,
+    anomalies: dict[str, Any] | None = None,
 ) -> str:
     """Write the run's data-quality page into the lake's reports zone; return its URI.
 
@@ -269,7 +276,10 @@ def publish(
             found = answers(settings)
         except SpacexEtlError as exc:  # the page still reports the load when dbt has not run
             log.warning("answers not available for the report: %s", exc)
-    page = render_html(facts, found, chart_png(facts["ledger"]))
+    from spacex_etl import monitoring
+
+    section = monitoring.section(settings, facts["run_id"], anomalies)
+    page = render_html(facts, found, chart_png(facts["ledger"]), section)
     name = f"data_quality-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.html"
     key = zone_key(REPORT_ZONE, "run", facts["ingest_date"], facts["run_id"], name)
     uri = open_lake(settings.lake_root).put(key, page.encode())

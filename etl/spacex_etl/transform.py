@@ -90,7 +90,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     `SPACEX_REDSHIFT_DBT_USER` with IAM auth on Redshift (with database auth: the password's
     user).
     """
-    env = dbt_location(settings)
+    env = dbt_location(settings) | monitor_env(settings)
     if settings.warehouse == "duckdb":
         from spacex_etl.columnar import MEMORY_LIMIT  # the job's DuckDB share of its 1 GiB task
 
@@ -113,6 +113,15 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "SPACEX_REDSHIFT_CLUSTER_ID": warehouse.cluster_identifier() or "",
         "SPACEX_REDSHIFT_DBT_USER": user,
         "DBT_ENV_SECRET_SPACEX_REDSHIFT_PASSWORD": password,
+    }
+
+
+def monitor_env(settings: Settings) -> dict[str, str]:
+    """The anomaly checks' thresholds (`SPACEX_MONITOR_*`) as dbt reads them."""
+    names = type(settings.monitor).env_names()
+    return {
+        names[name]: ",".join(value) if isinstance(value, tuple) else str(value)
+        for name, value in settings.monitor.model_dump().items()
     }
 
 

@@ -201,6 +201,7 @@ def masked(lines: list[str], data_dir: str) -> list[str]:
         line = re.sub(r"\d{8}T\d{6}Z-[0-9a-f]{6}", "<run id>", line)
         line = re.sub(r"ingest_date=\d{4}-\d\d-\d\d", "ingest_date=<date>", line)
         line = re.sub(r"data_quality-\d{8}T\d+Z", "data_quality-<time>", line)
+        line = re.sub(r"\d+(\.\d+)? days old", "<n> days old", line)  # the source's age
         if line.lstrip().startswith("timings"):
             line = re.sub(r"\d+\.\d+s", "<t>s", line)
         out.append(line)

@@ -35,6 +35,7 @@ from spacex_etl.batch import Batch
 from spacex_etl.contract import (
     LEDGER_COLUMNS,
     PARENT_KEY,
+    PHASE_COLUMNS,
     RESOURCE_TABLES,
     TABLES,
     ColumnType,
@@ -148,7 +149,10 @@ class SqlWarehouse(ABC):
         return statements
 
     def _raw_tables(self) -> dict[str, list[tuple[str, ColumnType]]]:
-        return {table: columns(table) for table in TABLES} | {"load_ledger": LEDGER_COLUMNS}
+        return {table: columns(table) for table in TABLES} | {
+            "load_ledger": LEDGER_COLUMNS,
+            "run_phases": PHASE_COLUMNS,
+        }
 
     def migrate(self, cur: Any) -> None:
         """Add the columns a newer release introduced to tables an older one created."""
@@ -195,7 +199,7 @@ class SqlWarehouse(ABC):
         values = ", ".join([self.paramstyle] * len(LEDGER_COLUMNS))
         return (
             f"insert into {self.qualified('load_ledger')} ({lcols}) values ({values})",  # noqa: S608 - identifiers quoted by ident(), values bound
-            tuple(row[name] for name, _ in LEDGER_COLUMNS),
+            tuple(row.get(name) for name, _ in LEDGER_COLUMNS),
         )
 
     def merge_statements(

@@ -5,7 +5,7 @@ select 1 from information_schema.schemata where schema_name = %s;
 
 create schema if not exists "spacex_raw";
 
-create table if not exists "spacex_raw"."load_ledger" ("resource" varchar(256), "source" varchar(65535), "ingest_date" date, "run_id" varchar(256), "raw_uri" varchar(65535), "raw_sha256" varchar(256), "records_received" integer, "records_loaded" integer, "records_quarantined" integer, "records_deduplicated" integer, "loaded_at" timestamp, "status" varchar(256), "error" varchar(65535), "extracted_at" timestamp);
+create table if not exists "spacex_raw"."load_ledger" ("resource" varchar(256), "source" varchar(65535), "ingest_date" date, "run_id" varchar(256), "raw_uri" varchar(65535), "raw_sha256" varchar(256), "records_received" integer, "records_loaded" integer, "records_quarantined" integer, "records_deduplicated" integer, "loaded_at" timestamp, "status" varchar(256), "error" varchar(65535), "extracted_at" timestamp, "bytes" bigint, "drift_events" integer, "quarantined_by_rule" varchar(65535), "newest_source_at" timestamp);
 
 lock "spacex_raw"."load_ledger";
 
@@ -26,7 +26,9 @@ create table if not exists "spacex_raw"."cores" ("core_id" varchar(256), "serial
 
 create table if not exists "spacex_raw"."quarantine" ("resource" varchar(256), "record_index" integer, "record_id" varchar(65535), "field" varchar(65535), "rule" varchar(256), "message" varchar(65535), "record_json" varchar(65535), "_source" varchar(65535), "_ingest_date" date, "_run_id" varchar(256), "_raw_uri" varchar(65535), "_loaded_at" timestamp, "_extracted_at" timestamp);
 
-create table if not exists "spacex_raw"."load_ledger" ("resource" varchar(256), "source" varchar(65535), "ingest_date" date, "run_id" varchar(256), "raw_uri" varchar(65535), "raw_sha256" varchar(256), "records_received" integer, "records_loaded" integer, "records_quarantined" integer, "records_deduplicated" integer, "loaded_at" timestamp, "status" varchar(256), "error" varchar(65535), "extracted_at" timestamp);
+create table if not exists "spacex_raw"."load_ledger" ("resource" varchar(256), "source" varchar(65535), "ingest_date" date, "run_id" varchar(256), "raw_uri" varchar(65535), "raw_sha256" varchar(256), "records_received" integer, "records_loaded" integer, "records_quarantined" integer, "records_deduplicated" integer, "loaded_at" timestamp, "status" varchar(256), "error" varchar(65535), "extracted_at" timestamp, "bytes" bigint, "drift_events" integer, "quarantined_by_rule" varchar(65535), "newest_source_at" timestamp);
+
+create table if not exists "spacex_raw"."run_phases" ("run_id" varchar(256), "ingest_date" date, "phase" varchar(256), "milliseconds" bigint, "recorded_at" timestamp);
 
 select table_name, column_name from information_schema.columns where table_schema = %s;
 -- params: ('spacex_raw',)
@@ -74,8 +76,8 @@ delete from "spacex_raw"."quarantine" where "resource" = %s and "_source" = %s a
 
 insert into "spacex_raw"."quarantine" ("resource", "record_index", "record_id", "field", "rule", "message", "record_json", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "resource", "record_index", "record_id", "field", "rule", "message", "record_json", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_quarantine_00000zabc123";
 
-insert into "spacex_raw"."load_ledger" ("resource", "source", "ingest_date", "run_id", "raw_uri", "raw_sha256", "records_received", "records_loaded", "records_quarantined", "records_deduplicated", "loaded_at", "status", "error", "extracted_at") values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
--- params: ('launches', 'snapshot', datetime.date(2024, 6, 1), '20240601T000000Z-abc123', 's3://spacex-lake/elt/raw/spacex/launches/ingest_date=2024-06-01/run/launches.json', 'abababababababababababababababababababababababababababababababab', 2, 1, 1, 0, datetime.datetime(2024, 6, 1, 12, 0), 'succeeded', None, None)
+insert into "spacex_raw"."load_ledger" ("resource", "source", "ingest_date", "run_id", "raw_uri", "raw_sha256", "records_received", "records_loaded", "records_quarantined", "records_deduplicated", "loaded_at", "status", "error", "extracted_at", "bytes", "drift_events", "quarantined_by_rule", "newest_source_at") values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
+-- params: ('launches', 'snapshot', datetime.date(2024, 6, 1), '20240601T000000Z-abc123', 's3://spacex-lake/elt/raw/spacex/launches/ingest_date=2024-06-01/run/launches.json', 'abababababababababababababababababababababababababababababababab', 2, 1, 1, 0, datetime.datetime(2024, 6, 1, 12, 0), 'succeeded', None, None, 505, 24, 'int_type:flight_number=1', datetime.datetime(2006, 3, 24, 22, 30))
 
 select count(*) from "accepted_launches_00000zabc123";
 
