@@ -8,6 +8,7 @@ next to the command that measured them (part-3/bench is written by the bench its
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -93,6 +94,37 @@ def snapshot_counts() -> dict[str, int]:
     }
 
 
+def dbt_vars(*names: str) -> Source:
+    import yaml
+
+    project = yaml.safe_load((REPO / "dbt_spacex" / "dbt_project.yml").read_text())
+    return lambda _: tuple(int(project["vars"][name]) for name in names)
+
+
+def dag_defaults(*fields: str, per: int = 1) -> Source:
+    """Defaults of the DAG's settings (dags/spacex_elt_support/config.py)."""
+
+    def source(_: Path) -> tuple[int, ...]:
+        sys.path.insert(0, str(REPO / "dags"))
+        try:
+            config = importlib.import_module("spacex_elt_support.config")
+        finally:
+            sys.path.remove(str(REPO / "dags"))
+        return tuple(int(config.DagConfig.model_fields[f].default) // per for f in fields)
+
+    return source
+
+
+def columnar(name: str) -> Source:
+    """A constant of the load path (etl/spacex_etl/columnar.py), as a number."""
+
+    def source(_: Path) -> tuple[int, ...]:
+        value = getattr(importlib.import_module("spacex_etl.columnar"), name)
+        return (int(str(value).removesuffix("MB")),)
+
+    return source
+
+
 def counts(*keys: str) -> Source:
     return lambda _: tuple(snapshot_counts()[key] for key in keys)
 
@@ -100,6 +132,35 @@ def counts(*keys: str) -> Source:
 Source = Callable[[Path], tuple[int, ...]]
 
 FIGURES: list[tuple[str, str, Source]] = [
+    (
+        "part-3/README.md",
+        r"warns after (\d+) h and errors after (\d+) h",
+        dbt_vars("freshness_warn_hours", "freshness_error_hours"),
+    ),
+    (
+        "part-3/README.md",
+        r"warn after (\d+) h, error after (\d+) h",
+        dbt_vars("freshness_warn_hours", "freshness_error_hours"),
+    ),
+    (
+        "part-3/README.md",
+        r"`memory_limit` (\d+)MB",
+        lambda _: (
+            int(__import__("spacex_etl.columnar").columnar.MEMORY_LIMIT.removesuffix("MB")),
+        ),
+    ),
+    (
+        "part-3/README.md",
+        r"pydantic models, ([\d,]+) at a time",
+        columnar("SLOW_CHUNK"),
+    ),
+    ("part-2/README.md", r"\| retries per task \| (\d+) \|", dag_defaults("retries")),
+    ("part-2/README.md", r"\| first retry delay \| (\d+) s \|", dag_defaults("retry_delay_s")),
+    (
+        "part-2/README.md",
+        r"\| longest delay \| (\d+) min \|",
+        dag_defaults("max_retry_delay_s", per=60),
+    ),
     ("part-4/README.md", r"The (\d+) upcoming launches are excluded", counts("upcoming")),
     ("part-4/README.md", r"the (\d+) core\s+slots with `core: null`", counts("null_slots")),
     (
