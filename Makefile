@@ -16,7 +16,7 @@ DATE ?= $(shell date -u +%F)
 INPUT ?= snapshot
 export SPACEX_WAREHOUSE := $(WAREHOUSE)
 
-.PHONY: help bootstrap install install-all run test unit lint fmt bench docs dbt-manifest airflow up down logs stack-test clean
+.PHONY: help bootstrap install install-all run test unit lint fmt bench bench-dbt bench-all docs dbt-manifest airflow up down logs stack-test clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,8 +59,17 @@ fmt: install-all ## Format the Python code
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
-bench: install-all ## Time + peak RSS vs the DuckDB floor and pandas on N generated launches (N=100000)
-	$(RUN) python -m tests.benchmarks.run --n $(or $(N),100000)
+# Benchmarks write to a scratch folder; PUBLISH=1 writes the published results in part-3/bench.
+BENCH_OUT = $(if $(PUBLISH),part-3/bench,.spacex/bench/out)
+
+bench: install-all ## Time + peak RSS vs the DuckDB floor and pandas on N generated launches (N=100000; PUBLISH=1)
+	$(RUN) python -m tests.benchmarks.run --n $(or $(N),100000) --out $(BENCH_OUT)
+
+bench-dbt: install-all ## dbt's fixed cost: the DAG per model vs one dbt build (standalone), `run` phase by phase
+	$(RUN) python -m tests.benchmarks.dbt_cost --out $(BENCH_OUT)
+
+bench-all: bench-dbt ## bench-dbt, then end to end at 100k and 1M launches vs the DuckDB floor
+	$(MAKE) bench N=100000,1000000
 
 docs: install-all ## Generate dbt docs (lineage) and serve them on http://127.0.0.1:8580
 	$(RUN) dbt docs generate --project-dir dbt_spacex --profiles-dir dbt_spacex --target $(WAREHOUSE)

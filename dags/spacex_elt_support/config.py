@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ExecutionMode = Literal["python", "docker", "ecs"]
 MODES: tuple[ExecutionMode, ...] = ("python", "docker", "ecs")
+DbtTasks = Literal["watcher", "local", "build"]
 
 DEFAULT_TIMEOUTS_S = {
     "extract": 15 * 60,
@@ -130,7 +131,12 @@ class DagConfig(BaseSettings):
     )
 
     execution_mode: ExecutionMode = "python"
-    schedule: str = "@daily"
+    dbt_tasks: DbtTasks = Field(
+        "watcher",
+        description="python mode: one task per model fed by one dbt build (watcher), one dbt "
+        "start-up per model (local), or one dbt build task (build)",
+    )
+    schedule: str | None = Field("@daily", description="a cron or preset; `none`: triggered only")
     start_date: datetime = datetime(2024, 6, 1)  # naive: made UTC by the DAG
     catchup: bool = False
     retries: int = Field(3, ge=0)
@@ -158,7 +164,12 @@ class DagConfig(BaseSettings):
 
     _split_lists = field_validator("alert_emails", mode="before")(_split)
 
-    @field_validator("execution_mode", mode="before")
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _no_schedule(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip().lower() == "none" else value
+
+    @field_validator("execution_mode", "dbt_tasks", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -1,11 +1,19 @@
 """The dbt project as Airflow tasks (astronomer-cosmos): one task per model, then the tests.
 
-- Rendering: from the `manifest.json` that `dbt parse` writes at build time (`make
-  dbt-manifest`, the Airflow image), so parsing the DAG runs no dbt and opens no warehouse.
-  Without a manifest Cosmos's own YAML/SQL parser (LoadMode.CUSTOM) renders the same graph
-  (slower, logged as a warning), so the DAG always imports.
-- Running: ExecutionMode.LOCAL with dbt's Python runner (InvocationMode.DBT_RUNNER), in the
-  task's process. Each task selects its model, so a cleared model reruns alone.
+- Rendering: from the `manifest.json` that `spacex-etl transform --command parse` writes at
+  build time (`make dbt-manifest`, the Airflow image), so parsing the DAG runs no dbt and opens
+  no warehouse. Without a manifest Cosmos's own YAML/SQL parser (LoadMode.CUSTOM) renders the
+  same graph (slower, logged once as a warning), so the DAG always imports.
+- Running (`SPACEX_AIRFLOW_DBT_TASKS`):
+  - `watcher` (default): ExecutionMode.WATCHER. One producer task runs a single `dbt build` of
+    the models (one dbt start-up, dbt's threads); each model's task reads its model's result
+    as dbt reports it — success, or failure with dbt's message in its log. Clearing a model's
+    task after the build reruns that model alone (`dbt run --select <model>`).
+  - `local`: ExecutionMode.LOCAL, each model's task runs its own `dbt run --select` (one dbt
+    start-up per model: slower, kept to compare).
+  - `build`: no per-model tasks, one `dbt build` task (see `factory`).
+  dbt runs in the task's process through its Python runner (InvocationMode.DBT_RUNNER) and
+  starts from the partial-parse state built with the manifest.
 - Tests: one task after all models (TestBehavior.AFTER_ALL) — the `extract → load → dbt run →
   dbt test → report` order, one dbt start-up for ~90 data and unit tests instead of one per
   model; a failing test names itself in the task log. Source freshness belongs to the report.
@@ -43,13 +51,29 @@ def release_duckdb(context: Any) -> None:
     steps.release_duckdb()
 
 
+def manifest_problem(cfg: DagConfig) -> str | None:
+    """Why the prebuilt manifest cannot be used (missing, or older than a project file), or None."""
+    manifest = cfg.manifest_path
+    if not manifest.is_file():
+        return f"no dbt manifest at {manifest}"
+    built = manifest.stat().st_mtime
+    for path in cfg.dbt_project_dir.rglob("*"):
+        source = path.suffix in (".sql", ".yml") and "target" not in path.parts
+        if source and path.stat().st_mtime > built:
+            return f"the dbt manifest {manifest} is older than {path.name}"
+    return None
+
+
 def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any]) -> Any:
     """Build the Cosmos task group inside the current DAG context."""
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
+    watcher = cfg.dbt_tasks == "watcher"
+
     manifest = cfg.manifest_path
-    if manifest.is_file():
+    problem = manifest_problem(cfg)
+    if problem is None:
         load_method = LoadMode.DBT_MANIFEST
         project = ProjectConfig(
             dbt_project_path=cfg.dbt_project_dir,
@@ -58,9 +82,9 @@ def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any]) -> Any:
         )
     else:
         log.warning(
-            "no dbt manifest at %s (run `make dbt-manifest`): rendering dbt with Cosmos's "
-            "parser instead",
-            manifest,
+            "%s (run `make dbt-manifest`): rendering dbt with Cosmos's parser instead, and dbt "
+            "parses the whole project at each run",
+            problem,
         )
         load_method = LoadMode.CUSTOM
         project = ProjectConfig(dbt_project_path=cfg.dbt_project_dir, install_dbt_deps=False)
@@ -74,7 +98,11 @@ def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any]) -> Any:
             profiles_yml_filepath=cfg.dbt_project_dir / "profiles.yml",
         ),
         execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER
+            execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.DBT_RUNNER,
+            # The producer runs the one dbt build; a retry of it would be a second build (Cosmos
+            # skips it): the models' own tasks retry, each its model alone.
+            setup_operator_args={"retries": 0} if watcher else None,
         ),
         render_config=RenderConfig(
             load_method=load_method,

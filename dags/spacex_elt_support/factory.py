@@ -22,8 +22,12 @@ from typing import Any
 from spacex_elt_support import alerts, assets, steps
 from spacex_elt_support.config import DagConfig
 
+# A run triggered without a logical date (Airflow 3's REST API accepts `"logical_date": null`)
+# has no data interval and no such names in its template context at all: read them from the
+# run, where they are None, and fall back to when the run was due (`run_after`).
 INGEST_DATE = (
-    "{{ (data_interval_start or logical_date or dag_run.run_after).strftime('%Y-%m-%d') }}"
+    "{{ (dag_run.data_interval_start or dag_run.logical_date or dag_run.run_after)"
+    ".strftime('%Y-%m-%d') }}"
 )
 LAKE_RUN_ID = "{{ run_id | lake_safe }}.try{{ ti.try_number }}"
 EXTRACT_RUN_ID = "{{ ti.xcom_pull(task_ids='extract') | run_id_of }}"
@@ -122,7 +126,16 @@ def _python_tasks(cfg: DagConfig) -> list[Any]:
         doc_md="Validate and load exactly the raw objects the extract landed.",
         **lineage["load"],
     )
-    dbt = dbt_task_group(cfg, default_args(cfg))
+    if cfg.dbt_tasks == "build":
+        dbt = StepOperator(
+            task_id="dbt_build",
+            python_callable=steps.transform,
+            execution_timeout=timeouts["dbt_run"] + timeouts["dbt_test"],
+            doc_md="One `dbt build`: every model, data test and unit test.",
+            **lineage["dbt_run"],
+        )
+    else:
+        dbt = dbt_task_group(cfg, default_args(cfg))
     report = StepOperator(
         task_id="report",
         python_callable=steps.report,

@@ -144,6 +144,14 @@ def load(extracted: Any) -> dict[str, Any]:
     return summary
 
 
+def transform() -> dict[str, Any]:
+    """One `dbt build` of the whole project (models, data and unit tests) in this process."""
+    from spacex_etl import transform as dbt
+    from spacex_etl.config import Settings
+
+    return dbt.build(Settings())
+
+
 def release_duckdb() -> None:
     """Close the DuckDB connection dbt-duckdb keeps after an in-process dbt run (Cosmos's dbt
     runner, `dag.test`), so the next task in this process can open the file."""

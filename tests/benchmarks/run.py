@@ -11,7 +11,9 @@ Contestants (each answers Q1/Q2; every answer is compared with the floor's on th
 - e2e      `spacex-etl run --input F` (load + dbt build + answers from the dbt answer models).
 
 Results accumulate in <out>/results.json (one entry per N and contestant, the newest wins), from
-which <out>/README.md (tables) and <out>/bench.png (time and memory vs N) are redrawn. The exit
+which <out>/README.md (tables) and <out>/bench.png (time and memory vs N) are redrawn. <out> is a
+scratch folder (.spacex/bench/out) unless asked otherwise (`make bench PUBLISH=1`: part-3/bench);
+each row names the machine it was measured on. The exit
 code is 1 when any contestant that finished disagrees with the floor or fails.
 """
 
@@ -142,6 +144,7 @@ def bench_one(
                 "answers": None,
                 "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "commit": _commit(args.code or REPO),
+                "machine": _machine(),
             }
             if result.killed_over_mib is not None:
                 row["note"] = f"killed: tree RSS over {result.killed_over_mib:.0f} MiB"
@@ -166,6 +169,11 @@ def bench_one(
             )
             _save(args, results)
     return rows
+
+
+def _machine() -> str:
+    """Where a row was measured: host, cores and the load on them when it started."""
+    return f"{platform.node()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
 
 
 def _last_line(text: str) -> str:
@@ -196,8 +204,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     """The Markdown table of the rows."""
     lines = [
         "| N launches | JSON MB | contestant | time s | CPU s | peak RSS MiB (tree) "
-        "| x floor time | x floor CPU | x floor RSS | answers = floor | note |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|",
+        "| x floor time | x floor CPU | x floor RSS | answers = floor | measured on | note |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for row in sorted(rows, key=lambda r: (r["n"], CONTESTANTS.index(r["contestant"]))):
         match = {True: "yes", False: "**NO**", None: "-"}[row.get("match")]
@@ -205,7 +213,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {row['n']:,} | {row['mb']:,.0f} | {LABELS[row['contestant']]} | "
             f"{row['seconds']:.2f} | {row.get('cpu_s', '-')} | {row['peak_rss_mib']:,} | "
             f"{row.get('x_time', '-')} | {row.get('x_cpu', '-')} | "
-            f"{row.get('x_rss', '-')} | {match} | {row['note']} |"
+            f"{row.get('x_rss', '-')} | {match} | {row.get('machine', '-')} | {row['note']} |"
         )
     return "\n".join(lines)
 
@@ -260,7 +268,7 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     (args.out / "README.md").write_text(
         "# `make bench` results\n\n"
         "Written by `tests/benchmarks/run.py` (each row's commit and time are in results.json; "
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}). "
+        "the machine it was measured on is in its row). "
         "Each contestant runs once, alone, in its own process tree, on the same generated file "
         "(`tests/benchmarks/generate.py`, seed "
         f"{args.seed}); peak RSS is the whole tree's (see `tests/benchmarks/measure.py`). "
@@ -288,7 +296,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(CONTESTANTS), help="contestants to run")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--data", type=Path, default=REPO / ".spacex" / "bench")
-    parser.add_argument("--out", type=Path, default=REPO / "part-3" / "bench")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / ".spacex" / "bench" / "out",
+        help="where results go (scratch by default; part-3/bench publishes them)",
+    )
     parser.add_argument(
         "--limit-mib", type=float, default=12_288, help="kill a contestant's tree above this"
     )

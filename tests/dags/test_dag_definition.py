@@ -18,6 +18,8 @@ TASKS = ["extract", "load", "dbt_run", "dbt_test", "report"]  # docker/ecs modes
 MODELS = sorted(p.stem for p in (DAGS.parent / "dbt_spacex" / "models").rglob("*.sql"))
 MARTS = sorted(p.stem for p in (DAGS.parent / "dbt_spacex" / "models" / "marts").rglob("*.sql"))
 TEST_TASK = "dbt.dbt_spacex_test"
+PRODUCER = "dbt.dbt_producer_watcher"  # runs the one dbt build the model tasks read
+WATCHER_TASKS = {PRODUCER, f"{PRODUCER}_done"}
 
 
 def test_dagbag_has_no_import_errors_and_only_our_dag(airflow_db: Path) -> None:
@@ -28,9 +30,9 @@ def test_dagbag_has_no_import_errors_and_only_our_dag(airflow_db: Path) -> None:
     assert sorted(bag.dag_ids) == ["spacex_elt"]  # the support package is not parsed as DAGs
 
 
-def _assert_one_task_per_model_then_tests(dag: Any) -> None:
+def _assert_one_task_per_model_then_tests(dag: Any, extra: set[str] = WATCHER_TASKS) -> None:
     model_tasks = {f"dbt.{model}_run" for model in MODELS}
-    assert set(dag.task_ids) == {"extract", "load", "report", TEST_TASK} | model_tasks
+    assert set(dag.task_ids) == {"extract", "load", "report", TEST_TASK} | model_tasks | extra
     assert dag.get_task("extract").upstream_task_ids == set()
     assert dag.get_task("extract").downstream_task_ids >= {"load"}
     staging = {t for t in model_tasks if t.startswith("dbt.stg_")}
@@ -44,19 +46,54 @@ def _assert_one_task_per_model_then_tests(dag: Any) -> None:
     }
 
 
-def test_python_mode_has_one_task_per_model_then_the_tests(python_dag: Any) -> None:
-    from cosmos.operators.local import DbtRunLocalOperator, DbtTestLocalOperator
+def test_python_mode_has_one_task_per_model_fed_by_one_build_then_the_tests(
+    python_dag: Any,
+) -> None:
+    from cosmos.operators.local import DbtTestLocalOperator
+    from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtRunWatcherOperator
 
     _assert_one_task_per_model_then_tests(python_dag)
+    producer = python_dag.get_task(PRODUCER)
+    assert isinstance(producer, DbtProducerWatcherOperator)
+    assert producer.invocation_mode.value == "dbt_runner"  # in-process dbt, no subprocess
+    assert python_dag.get_task("load").downstream_task_ids >= {PRODUCER}
     run = python_dag.get_task("dbt.fct_launches_run")
-    assert isinstance(run, DbtRunLocalOperator)
+    assert isinstance(run, DbtRunWatcherOperator)
     assert isinstance(python_dag.get_task(TEST_TASK), DbtTestLocalOperator)
-    assert run.invocation_mode.value == "dbt_runner"  # in-process dbt, no subprocess
+
+
+def test_dbt_tasks_local_runs_dbt_per_model_and_build_is_one_task(airflow_db: Path) -> None:
+    from cosmos.operators.local import DbtRunLocalOperator
+
+    local = load_dag(SPACEX_AIRFLOW_DBT_TASKS="local")
+    _assert_one_task_per_model_then_tests(local, extra=set())
+    run = local.get_task("dbt.fct_launches_run")
+    assert isinstance(run, DbtRunLocalOperator)
+    assert run.invocation_mode.value == "dbt_runner"
+
+    build = load_dag(SPACEX_AIRFLOW_DBT_TASKS="build")
+    assert set(build.task_ids) == {"extract", "load", "dbt_build", "report"}
+    assert {a.uri for a in build.get_task("dbt_build").outlets} == {
+        f"x-spacex://warehouse/marts/{model}" for model in MARTS
+    }
 
 
 def test_without_a_manifest_cosmos_parser_renders_the_same_tasks(airflow_db: Path) -> None:
     dag = load_dag(SPACEX_AIRFLOW_DBT_MANIFEST=str(DAGS / "no-such-manifest.json"))
     _assert_one_task_per_model_then_tests(dag)
+
+
+def test_a_stale_manifest_is_not_used_and_the_parse_says_so_once(
+    airflow_db: Path, dbt_manifest: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    stale = tmp_path / "manifest.json"
+    stale.write_bytes(dbt_manifest.read_bytes())
+    os.utime(stale, (0, 0))  # older than every model file
+    with caplog.at_level("WARNING", logger="spacex_elt.dbt_group"):
+        dag = load_dag(SPACEX_AIRFLOW_DBT_MANIFEST=str(stale))
+    _assert_one_task_per_model_then_tests(dag)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "spacex_elt.dbt_group"]
+    assert len(warnings) == 1 and "is older than" in warnings[0], warnings
 
 
 def test_assets_lake_to_raw_tables_to_marts(python_dag: Any) -> None:
@@ -125,7 +162,8 @@ def test_every_task_retries_with_capped_backoff_times_out_and_alerts(python_dag:
     from spacex_elt_support import alerts
 
     for task in python_dag.tasks:
-        assert task.retries == 3, task.task_id
+        # the producer's retry would be a second whole build: the model tasks retry instead
+        assert task.retries == (0 if task.task_id == PRODUCER else 3), task.task_id
         assert task.retry_delay == timedelta(minutes=1)
         assert task.retry_exponential_backoff == 2.0
         assert task.max_retry_delay == timedelta(minutes=30)
@@ -208,15 +246,56 @@ class _TI:
         return self.xcom
 
 
+class _DagRun:
+    def __init__(self, start: datetime | None, run_after: datetime) -> None:
+        self.data_interval_start = self.logical_date = start
+        self.run_after = run_after
+
+
 def _context(dag: Any) -> dict[str, Any]:
     start = datetime(2024, 6, 1, tzinfo=UTC)
     return {
         "data_interval_start": start,
         "logical_date": start,
-        "dag_run": None,
+        "dag_run": _DagRun(start, start + timedelta(days=1)),
         "run_id": "scheduled__2024-06-01T00:00:00+00:00",
         "params": dict(dag.params),
     }
+
+
+@pytest.mark.parametrize("mode", ["python", "docker", "ecs"])
+def test_a_run_without_logical_date_takes_its_ingest_date_from_run_after(
+    airflow_db: Path, mode: str
+) -> None:
+    """Airflow 3's REST API triggers runs with `"logical_date": null`: their template context
+    has no `data_interval_start` nor `logical_date` at all (StrictUndefined would raise)."""
+    from spacex_elt_support.factory import INGEST_DATE
+
+    dag = load_dag(SPACEX_AIRFLOW_EXECUTION_MODE=mode)
+    context = {
+        "dag_run": _DagRun(None, datetime(2026, 12, 3, 9, 30, tzinfo=UTC)),
+        "run_id": "manual__2026-12-03T09:30:00+00:00",
+        "params": dict(dag.params),
+    }
+    templates = [
+        value
+        for task in dag.tasks
+        for field in task.template_fields
+        for value in _strings(getattr(task, field, None))
+        if "dag_run" in value or "data_interval" in value or "logical_date" in value
+    ]
+    assert INGEST_DATE in templates  # the extract and report tasks' ingest date
+    assert {_render(dag, value, **context) for value in templates} == {"2026-12-03"}
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def test_docker_mode_runs_the_etl_image_with_the_cli(airflow_db: Path) -> None:
