@@ -21,13 +21,32 @@ from spacex_elt_support.config import DagConfig
 
 log = logging.getLogger("spacex_elt.alerts")
 
-SUMMARY = (
-    "[spacex_elt] task failed: {{ ti.dag_id }}.{{ ti.task_id }} run {{ ti.run_id }} "
-    "try {{ ti.try_number }}: {{ exception }}"
-)
+
+def _summary(filters: str) -> str:
+    """The one-line summary as a template, every value passed through the Jinja `filters`."""
+    v = {
+        name: "{{ " + name + " | string" + filters + " }}"
+        for name in ("ti.dag_id", "ti.task_id", "ti.run_id", "ti.try_number", "exception")
+    }
+    return (
+        f"[spacex_elt] task failed: {v['ti.dag_id']}.{v['ti.task_id']} run {v['ti.run_id']} "
+        f"try {v['ti.try_number']}: {v['exception']}"
+    )
+
+
+# Values come from outside (a trigger-time run id or URL reaches the exception text): each is
+# escaped for where it is shown. Airflow renders notifier templates without autoescaping.
+ONE_LINE = " | replace('\\r', ' ') | replace('\\n', ' ')"
+"""A header or chat line: no line breaks (a newline in an e-mail subject is a new header)."""
+CHAT_ESCAPE = " | replace('&', '&amp;') | replace('<', '&lt;') | replace('>', '&gt;')"
+"""Slack/Teams-style `text`: `<...>` is a link or a mention there, `&` starts an entity."""
+SUMMARY = _summary(ONE_LINE)
+"""The e-mail subject (plain text, one line)."""
+EMAIL_HTML = "<pre>" + _summary(" | e") + "\n{{ ti.log_url | string | e }}</pre>"
 PAYLOAD = {
     "event": "task failed",
-    "text": SUMMARY,
+    "text": _summary(ONE_LINE + CHAT_ESCAPE),
+    # structured fields carry the values as data (JSON-encoded by the notifier, never markup)
     "dag_id": "{{ ti.dag_id }}",
     "task_id": "{{ ti.task_id }}",
     "run_id": "{{ ti.run_id }}",
@@ -42,10 +61,11 @@ def describe(context: Mapping[str, Any], event: str) -> str:
     ti = context.get("ti") or context.get("task_instance")
     exception = context.get("exception")
     error = f"{type(exception).__name__}: {exception}" if exception else None
-    return (
+    line = (
         f"[spacex_elt] {event}: {getattr(ti, 'dag_id', None)}.{getattr(ti, 'task_id', None)} "
         f"run {getattr(ti, 'run_id', None)} try {getattr(ti, 'try_number', None)}: {error}"
     )
+    return line.replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever it holds
 
 
 def on_failure(context: Mapping[str, Any]) -> None:
@@ -75,7 +95,7 @@ def failure_callbacks(cfg: DagConfig) -> list[Callable[..., Any]]:
                 to=cfg.alert_emails,
                 smtp_conn_id=cfg.alert_smtp_conn_id,
                 subject=SUMMARY,
-                html_content="<pre>" + SUMMARY + "\n{{ ti.log_url }}</pre>",
+                html_content=EMAIL_HTML,
             )
         )
     return callbacks

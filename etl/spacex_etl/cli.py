@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -69,6 +70,29 @@ AllowShrinkOpt = Annotated[
 ]
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Characters a terminal or a log reader acts on (C0/C1 controls, escape, bidi overrides)."""
+
+
+def printable(text: str) -> str:
+    """`text` as one inert line: each control character written as its escape (`\\x1b`, `\\n`),
+    so data (a launch name, a field name, an API's error text) can neither drive the terminal
+    nor start a forged line."""
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
+def _echo(line: str, err: bool = False) -> None:
+    typer.echo(printable(line), err=err)
+
+
+class _OneLine(logging.Formatter):
+    """Log lines whose message is `printable` (a traceback with --debug stays as it is)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
 class RunIdFilter(logging.Filter):
     """Stamp each record with the current run id, so every log line names its run."""
 
@@ -80,9 +104,7 @@ class RunIdFilter(logging.Filter):
 def _setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RunIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s run=%(run_id)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(_OneLine("%(asctime)s %(levelname)s run=%(run_id)s %(name)s: %(message)s"))
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO, handlers=[handler], force=True
     )
@@ -93,7 +115,7 @@ def _setup_logging(debug: bool) -> None:
 def _fail(message: str, debug: bool) -> NoReturn:
     if debug:
         traceback.print_exc()
-    typer.echo(f"spacex-etl: error: {message}", err=True)
+    _echo(f"spacex-etl: error: {message}", err=True)
     raise typer.Exit(1)
 
 
@@ -141,7 +163,7 @@ def _emit_json(payload: Any) -> None:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    echo = typer.echo
+    echo = _echo
     counts = summary["counts"]
     echo(f"spacex-etl run {summary['run_id']}  ingest_date={summary['ingest_date']}")
     echo(f"  source     {summary['source']}")
@@ -177,14 +199,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def _print_anomalies(found: dict[str, Any]) -> None:
     if found["verdict"] == "unknown":
-        typer.echo(f"  anomalies  unknown: {found.get('error')}")
+        _echo(f"  anomalies  unknown: {found.get('error')}")
         return
-    typer.echo(
+    _echo(
         f"  anomalies  {found['verdict']}: {len(found['flagged'])} of {found['checks']} checks "
         f"flagged ({found['judged']} judged; model {found.get('model')})"
     )
     for check in found["flagged"]:
-        typer.echo(f"    {check['verdict']:<4} {check['check_name']}: {check['message']}")
+        _echo(f"    {check['verdict']:<4} {check['check_name']}: {check['message']}")
 
 
 def _fail_on_anomalies(found: dict[str, Any] | None, debug: bool) -> None:
@@ -198,7 +220,7 @@ def _fail_on_anomalies(found: dict[str, Any] | None, debug: bool) -> None:
 
 
 def _print_answers(answers: dict[str, Any]) -> None:
-    echo = typer.echo
+    echo = _echo
     q1 = answers["q1_max_reuse"]
     cores = ", ".join(
         f"{c['core_serial'] or '?'} ({c['core_id']}, {c['flights']} flights)" for c in q1["cores"]
@@ -279,7 +301,7 @@ def extract(
         _emit_json({"run_id": rid, "landed": [vars(item) for item in landed]})
     else:
         for item in landed:
-            typer.echo(f"{item.resource}: {item.raw_uri} ({item.record_count} records)")
+            _echo(f"{item.resource}: {item.raw_uri} ({item.record_count} records)")
 
 
 @app.command()
@@ -303,7 +325,7 @@ def load(
         _emit_json({"loaded": [vars(item) for item in loaded]})
     else:
         for item in loaded:
-            typer.echo(
+            _echo(
                 f"{item.resource}: received {item.received} = loaded {item.loaded} + quarantined "
                 f"{item.quarantined} + duplicates {item.deduplicated}; rows {item.rows}"
                 + (f"; quarantine {item.quarantine_uri}" if item.quarantine_uri else "")
@@ -340,7 +362,7 @@ def transform(
     if json_:
         _emit_json(result)
     else:
-        typer.echo(f"dbt {command} ok: {result.get('statuses') or result.get('manifest')}")
+        _echo(f"dbt {command} ok: {result.get('statuses') or result.get('manifest')}")
 
 
 @app.command()
@@ -354,14 +376,14 @@ def answers(json_: JsonOpt = False, debug: DebugOpt = False) -> None:
 
     result, warnings = _guard(debug, action)
     for warning in warnings:
-        typer.echo(f"spacex-etl: warning: {warning}", err=True)
+        _echo(f"spacex-etl: warning: {warning}", err=True)
     _emit_json(result) if json_ else _print_answers(result)
 
 
 @app.command()
 def version() -> None:
     """Print the version."""
-    typer.echo(__version__)
+    _echo(__version__)
 
 
 @app.command()
@@ -393,7 +415,7 @@ def report(
     if json_:
         _emit_json(result)
     else:
-        typer.echo(f"data-quality report: {result['report_uri']}")
+        _echo(f"data-quality report: {result['report_uri']}")
         _print_anomalies(result["anomalies"])
     _fail_on_anomalies(result["anomalies"], debug)
 

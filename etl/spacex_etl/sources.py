@@ -78,22 +78,28 @@ def snapshot_path(resource: str) -> Path:
 
 
 # -- the allow-list ---------------------------------------------------------------------------
+def masked(url: str) -> str:
+    """`url` with the user name and password (if any) shown as `***`: for messages and logs."""
+    return re.sub(r"(?<=//)[^/?#]*@", "***@", url, count=1)
+
+
 def _check_url(url: str, settings: Settings, what: str) -> str:
     parts = urlsplit(url)
+    shown = masked(url)  # a refused URL's credentials are never echoed back
     allowed = settings.source.allowed_hosts
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ExtractError(
-            f"{what} {url!r} refused: only https URLs (and `snapshot`) are allowed here"
+            f"{what} {shown!r} refused: only https URLs (and `snapshot`) are allowed here"
         )
     if parts.username or parts.password:
-        raise ExtractError(f"{what} {url!r} refused: credentials in URLs are not allowed")
+        raise ExtractError(f"{what} {shown!r} refused: credentials in URLs are not allowed")
     if parts.scheme == "http" and not settings.source.allow_http:
         raise ExtractError(
-            f"{what} {url!r} refused: plain http:// needs SPACEX_SOURCE_ALLOW_HTTP=true"
+            f"{what} {shown!r} refused: plain http:// needs SPACEX_SOURCE_ALLOW_HTTP=true"
         )
     if parts.hostname.lower() not in allowed:
         raise ExtractError(
-            f"{what} {url!r} refused: host {parts.hostname} is not in "
+            f"{what} {shown!r} refused: host {parts.hostname} is not in "
             f"SPACEX_SOURCE_ALLOWED_HOSTS ({','.join(allowed) or 'empty'})"
         )
     return url

@@ -15,7 +15,7 @@ from spacex_etl import pipeline
 from spacex_etl.config import Settings, SourceSettings
 from spacex_etl.errors import ExtractError
 from spacex_etl.lake import open_lake
-from spacex_etl.sources import check_source, source_pattern
+from spacex_etl.sources import check_source, masked, source_pattern
 from tests.conftest import SNAPSHOT_LAUNCHES, Server, run_cli
 
 BODY = SNAPSHOT_LAUNCHES.read_bytes()
@@ -57,7 +57,7 @@ def test_dag_sources_off_the_allow_list_are_refused(
     settings = dag_settings(tmp_path)
     with pytest.raises(ExtractError, match=message) as raised:
         extract_as_dag(settings, location)
-    assert location in str(raised.value)
+    assert masked(location) in str(raised.value)  # credentials never echoed back
     assert "\n" not in str(raised.value)
     assert_nothing_landed(settings)
 
