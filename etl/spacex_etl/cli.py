@@ -1,19 +1,24 @@
 """`spacex-etl`: the command line. Parsing, progress, one-line errors, `--json`; no business rules.
 
 Exit codes: 0 success; 1 a pipeline error (one line on stderr naming the cause) or an anomaly
-check set to fail (`SPACEX_MONITOR_FAIL_ON`: the summary is printed first); 2 wrong usage.
+check set to fail (`SPACEX_MONITOR_FAIL_ON`: the summary is printed first); 2 wrong usage;
+130 interrupted (Ctrl-C: one line naming the stage and what was committed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
+import os
 import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -21,13 +26,14 @@ from pydantic import ValidationError as SettingsValidationError
 
 from spacex_etl import __version__, pipeline
 from spacex_etl.config import SNAPSHOT, Settings
-from spacex_etl.errors import SpacexEtlError
+from spacex_etl.errors import BusyError, SpacexEtlError
 
 app = typer.Typer(
     help="SpaceX launches ELT: extract → land raw → load → dbt → answers to Q1/Q2.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: switches show no `<bool>` value they do not take
 )
 
 T = TypeVar("T")
@@ -49,7 +55,20 @@ CoresOpt = Annotated[
 ]
 DateOpt = Annotated[
     str | None,
-    typer.Option("--date", "-d", help="Logical (ingest) date YYYY-MM-DD. Default: today (UTC)."),
+    typer.Option(
+        "--date",
+        "-d",
+        help="Logical (ingest) date YYYY-MM-DD. Default: today (UTC). A date after tomorrow "
+        "(UTC) is refused unless --allow-future-date.",
+    ),
+]
+FutureOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-future-date",
+        help="Accept a --date after tomorrow (UTC). Its rows then count as newer than every "
+        "later run's, which skips them until one passes --force.",
+    ),
 ]
 RunIdOpt = Annotated[
     str | None,
@@ -58,7 +77,12 @@ RunIdOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")]
 ForceOpt = Annotated[
-    bool, typer.Option("--force", help="Let an older batch overwrite newer rows in the warehouse.")
+    bool,
+    typer.Option(
+        "--force",
+        help="Let this batch replace rows loaded from a newer batch (a later ingest date, or "
+        "the same date extracted later); without it those records are skipped.",
+    ),
 ]
 AllowShrinkOpt = Annotated[
     bool,
@@ -112,14 +136,47 @@ def _setup_logging(debug: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _fail(message: str, debug: bool) -> NoReturn:
+def _fail(message: str, debug: bool, code: int = 1) -> NoReturn:
     if debug:
         traceback.print_exc()
     _echo(f"spacex-etl: error: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
-def _guard(debug: bool, action: Callable[[], T]) -> T:
+INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT, as shells report it)."""
+
+AFTER_INTERRUPT = {
+    "extract": "nothing half-written: each lake object is written whole or not at all",
+    "load": "each batch loads in one transaction: the one in progress was rolled back",
+    "transform": "the load is committed; dbt's models may be partly rebuilt: rerun "
+    "`spacex-etl transform`",
+    "answers": "the load and dbt are committed",
+    "report": "the load and dbt are committed; the report was not written",
+}
+
+
+@dataclass
+class Stages:
+    """The stage in progress and the ones finished, for the line Ctrl-C prints."""
+
+    command: str
+    current: str | None = None
+    done: list[str] = field(default_factory=list)
+
+    def enter(self, stage: str) -> None:
+        if self.current and self.current not in self.done:
+            self.done.append(self.current)
+        self.current = stage
+
+    def interrupted(self) -> str:
+        stage = self.current or self.command
+        done = f"finished: {', '.join(self.done)}; " if self.done else ""
+        after = AFTER_INTERRUPT.get(stage, "nothing was committed")
+        return f"interrupted during {stage} ({done}{after})"
+
+
+def _guard(debug: bool, action: Callable[[], T], stages: Stages | None = None) -> T:
     """Run `action`; expected failures become one line on stderr and exit 1."""
     _setup_logging(debug)
     try:
@@ -130,9 +187,45 @@ def _guard(debug: bool, action: Callable[[], T]) -> T:
         first = exc.errors()[0]
         _fail(f"invalid setting SPACEX_{str(first['loc'][0]).upper()}: {first['msg']}", debug)
     except KeyboardInterrupt:
-        _fail("interrupted", debug)
+        _fail((stages or Stages("the command")).interrupted(), debug, INTERRUPTED)
     except Exception as exc:  # an unexpected bug: still one line, the traceback with --debug
         _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)", debug)
+
+
+LOCK_NAME = "spacex-etl.lock"
+DBT_COMMANDS = ("run", "transform")
+
+
+@contextlib.contextmanager
+def _exclusive(settings: Settings, command: str) -> Iterator[None]:
+    """One `spacex-etl` at a time per data dir where two would collide: anything on the DuckDB
+    file (one writer process), and dbt (its output folder is in the data dir). A second one is
+    refused with one line naming the first, instead of failing midway in DuckDB or dbt. Loads
+    into PostgreSQL or Redshift need no such lock: they queue on the warehouse's load lock.
+
+    The lock is an flock on `<data dir>/spacex-etl.lock`, released by the kernel when the
+    process ends however it ends, so a crashed run never blocks the next."""
+    if command not in DBT_COMMANDS and settings.warehouse != "duckdb":
+        yield
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(settings.data_dir, LOCK_NAME).resolve()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "unknown process"
+            raise BusyError(
+                f"another spacex-etl is working in {settings.data_dir.resolve()} ({holder}); "
+                f"wait for it to finish, or use another SPACEX_DATA_DIR (lock: {path})"
+            ) from None
+        os.ftruncate(fd, 0)
+        started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        os.pwrite(fd, f"pid {os.getpid()}, `{command}`, started {started}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 @contextlib.contextmanager
@@ -147,19 +240,44 @@ def _spinner(enabled: bool) -> Iterator[Callable[[str], None] | None]:
         yield lambda stage: status.update(f"{stage}…")
 
 
-def _date(value: str | None) -> date:
+FUTURE_TOLERANCE = timedelta(days=1)
+"""How far ahead of today (UTC) a --date may be without --allow-future-date: a user east of UTC
+is already on tomorrow."""
+
+
+def _date(value: str | None, allow_future: bool = False) -> date:
+    today = datetime.now(UTC).date()
     if value is None:
-        return datetime.now(UTC).date()
+        return today
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         msg = f"{value!r} is not a date (YYYY-MM-DD)"
         raise typer.BadParameter(msg, param_hint="--date") from None
+    if day > today + FUTURE_TOLERANCE and not allow_future:
+        _echo(
+            f"spacex-etl: error: --date {value} is in the future (today is {today} UTC): its "
+            "rows would count as newer than every later run's; pass --allow-future-date if you "
+            "mean it",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return day
 
 
 def _emit_json(payload: Any) -> None:
     # One line: the last line of stdout is what DockerOperator/ECS hand to XCom.
     sys.stdout.write(json.dumps(payload, default=str) + "\n")
+
+
+def _counts_line(c: dict[str, Any]) -> str:
+    """`received N = loaded N + …`: every record of the batch in exactly one term."""
+    skipped = c.get("skipped_newer_in_warehouse") or 0
+    return (
+        f"received {c['received']} = loaded {c['loaded']}"
+        + (f" + skipped {skipped} (newer already loaded; --force replaces them)" if skipped else "")
+        + f" + quarantined {c['quarantined']} + duplicates {c['deduplicated']}"
+    )
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -175,15 +293,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         )
     echo(f"  warehouse  {summary['warehouse']}")
     for resource, c in counts["by_resource"].items():
-        echo(
-            f"  {resource:<10} received {c['received']} = loaded {c['loaded']} + quarantined "
-            f"{c['quarantined']} + duplicates {c['deduplicated']}"
-            + (
-                f" (kept {c['skipped_newer_in_warehouse']} newer records already loaded)"
-                if c["skipped_newer_in_warehouse"]
-                else ""
-            )
-        )
+        echo(f"  {resource:<10} {_counts_line(c)}")
     echo("  rows       " + ", ".join(f"{t}={n}" for t, n in counts["loaded"].items()))
     if summary["quarantine_uri"]:
         echo(f"  quarantine {summary['quarantine_uri']}")
@@ -192,7 +302,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if summary.get("anomalies"):
         _print_anomalies(summary["anomalies"])
     if summary["answers"]:
-        _print_answers(summary["answers"])
+        received = counts["by_resource"].get("launches", {}).get("received")
+        _print_answers(summary["answers"], received)
     timings = ", ".join(f"{k} {v:.1f}s" for k, v in summary["timings_s"].items())
     echo(f"  timings    {timings}")
 
@@ -219,13 +330,43 @@ def _fail_on_anomalies(found: dict[str, Any] | None, debug: bool) -> None:
         _fail(str(exc), debug)
 
 
-def _print_answers(answers: dict[str, Any]) -> None:
+Q1_CORES_SHOWN = 5
+Q2_ROWS_SHOWN = 30
+"""Lines of each answer printed; the rest is counted (`--json` and the answer models have all)."""
+
+
+def _scope_lines(scope: dict[str, Any], received: int | None) -> list[str]:
+    """What the answers cover: the warehouse's launches and the loads they came from."""
+    loads = scope["loads"]
+    dates = (
+        f"ingest date {scope['first_ingest_date']}"
+        if scope["first_ingest_date"] == scope["last_ingest_date"]
+        else f"ingest dates {scope['first_ingest_date']} … {scope['last_ingest_date']}"
+    )
+    lines = [
+        f"Scope: the {scope['launches']} launches in the warehouse, from {loads} "
+        f"load{'s' if loads != 1 else ''} ({dates})"
+    ]
+    if received is not None and received < scope["launches"]:
+        lines.append(
+            f"       this run's input had {received}; the warehouse holds more. To answer over "
+            "one file alone, run it with an empty SPACEX_DATA_DIR (README: Commands)"
+        )
+    return lines
+
+
+def _print_answers(answers: dict[str, Any], received: int | None = None) -> None:
     echo = _echo
     q1 = answers["q1_max_reuse"]
+    shown = q1["cores"][:Q1_CORES_SHOWN]
     cores = ", ".join(
-        f"{c['core_serial'] or '?'} ({c['core_id']}, {c['flights']} flights)" for c in q1["cores"]
+        f"{c['core_serial'] or '?'} ({c['core_id']}, {c['flights']} flights)" for c in shown
     )
+    if len(q1["cores"]) > len(shown):
+        cores += f" … and {len(q1['cores']) - len(shown)} more cores tied (--json lists all)"
     echo("")
+    for line in _scope_lines(answers["scope"], received) if answers.get("scope") else []:
+        echo(line)
     echo(f"Q1  max times a core was reused: {q1['value']}  — {cores}")
     echo(f"    definition: {q1['definition']}")
     echo(
@@ -233,15 +374,22 @@ def _print_answers(answers: dict[str, Any]) -> None:
         f"flights by {answers['q2_distinct_cores']} cores"
     )
     echo(f"    definition: {answers['q2_definition']}")
-    for row in answers["q2_cores"]:
+    rows = answers["q2_cores"][:Q2_ROWS_SHOWN]
+    for row in rows:
         echo(
             f"    {row['core_serial'] or '?':<6} {row['core_id']}  "
             f"{str(row['previous_launch_date_utc'])[:10]} → {str(row['launch_date_utc'])[:10]}  "
             f"{float(row['days_since_previous_launch']):6.2f} days  {row['launch_name']}"
         )
-    more = answers["q2_flights"] - len(answers["q2_cores"])
+    more = answers["q2_flights"] - len(rows)
     if more > 0:
         echo(f"    … and {more:,} more, longer gaps: the whole answer is {answers['q2_model']}")
+    unknown = [c for c in [*shown, *rows] if not c["core_serial"]]
+    if unknown:
+        echo(
+            "    ? = no serial: the cores file does not list that core id (the bundled one is a "
+            "2020 subset); --cores-input <cores.json> or --input api fills them"
+        )
 
 
 @app.command()
@@ -249,6 +397,7 @@ def run(
     input: InputOpt = SNAPSHOT,
     cores_input: CoresOpt = None,
     date_: DateOpt = None,
+    allow_future_date: FutureOpt = False,
     run_id: RunIdOpt = None,
     force: ForceOpt = False,
     allow_shrink: AllowShrinkOpt = False,
@@ -259,11 +408,18 @@ def run(
     debug: DebugOpt = False,
 ) -> None:
     """Run the whole pipeline: extract, land raw, load, dbt build, answers."""
-    ingest_date = _date(date_)
+    ingest_date = _date(date_, allow_future_date)
+    stages = Stages("run")
 
     def action() -> dict[str, Any]:
         settings = Settings()
-        with _spinner(enabled=not json_) as progress:
+        with _exclusive(settings, "run"), _spinner(enabled=not json_) as spinner:
+
+            def progress(stage: str) -> None:
+                stages.enter(stage)
+                if spinner:
+                    spinner(stage)
+
             summary = pipeline.run(
                 settings,
                 ingest_date,
@@ -277,7 +433,7 @@ def run(
             )
         return summary.as_dict()
 
-    summary = _guard(debug, action)
+    summary = _guard(debug, action, stages)
     _emit_json(summary) if json_ else _print_summary(summary)
     _fail_on_anomalies(summary.get("anomalies"), debug)
 
@@ -287,15 +443,18 @@ def extract(
     input: InputOpt = SNAPSHOT,
     cores_input: CoresOpt = None,
     date_: DateOpt = None,
+    allow_future_date: FutureOpt = False,
     run_id: RunIdOpt = None,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Fetch the source and land it, unchanged, in the lake's raw zone (+ manifest)."""
-    ingest_date = _date(date_)
+    ingest_date = _date(date_, allow_future_date)
     rid = run_id or pipeline.new_run_id()
     landed = _guard(
-        debug, lambda: pipeline.extract(Settings(), ingest_date, rid, input, cores_input)
+        debug,
+        lambda: pipeline.extract(Settings(), ingest_date, rid, input, cores_input),
+        Stages("extract", "extract"),
     )
     if json_:
         _emit_json({"run_id": rid, "landed": [vars(item) for item in landed]})
@@ -307,6 +466,7 @@ def extract(
 @app.command()
 def load(
     date_: DateOpt = None,
+    allow_future_date: FutureOpt = False,
     raw_uri: Annotated[
         list[str] | None,
         typer.Option("--raw-uri", help="Raw object(s) to load. Default: newest of the date."),
@@ -317,17 +477,20 @@ def load(
     debug: DebugOpt = False,
 ) -> None:
     """Validate, stage (Parquet) and load raw objects: one warehouse transaction per batch."""
-    ingest_date = _date(date_)
-    loaded = _guard(
-        debug, lambda: pipeline.load(Settings(), ingest_date, raw_uri, force, allow_shrink)
-    )
+    ingest_date = _date(date_, allow_future_date)
+
+    def action() -> list[pipeline.Loaded]:
+        settings = Settings()
+        with _exclusive(settings, "load"):
+            return pipeline.load(settings, ingest_date, raw_uri, force, allow_shrink)
+
+    loaded = _guard(debug, action, Stages("load", "load"))
     if json_:
         _emit_json({"loaded": [vars(item) for item in loaded]})
     else:
         for item in loaded:
             _echo(
-                f"{item.resource}: received {item.received} = loaded {item.loaded} + quarantined "
-                f"{item.quarantined} + duplicates {item.deduplicated}; rows {item.rows}"
+                f"{item.resource}: {_counts_line(item.counts())}; rows {item.rows}"
                 + (f"; quarantine {item.quarantine_uri}" if item.quarantine_uri else "")
             )
 
@@ -344,7 +507,14 @@ def transform(
         ),
     ] = "build",
     select: Annotated[str | None, typer.Option("--select", "-s", help="dbt selector.")] = None,
-    full_refresh: Annotated[bool, typer.Option("--full-refresh")] = False,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild incremental models (fct_launches) from all raw rows instead of "
+            "merging the newest loads (ignored by --command test).",
+        ),
+    ] = False,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -355,10 +525,13 @@ def transform(
         raise typer.BadParameter(
             f"{command!r} is not one of build, run, test, parse", param_hint="--command"
         )
-    result = _guard(
-        debug,
-        lambda: dbt.run_dbt(Settings(), command, select, full_refresh),  # type: ignore[arg-type]
-    )
+
+    def action() -> dict[str, Any]:
+        settings = Settings()
+        with _exclusive(settings, "transform"):
+            return dbt.run_dbt(settings, command, select, full_refresh)  # type: ignore[arg-type]
+
+    result = _guard(debug, action, Stages("transform", "transform"))
     if json_:
         _emit_json(result)
     else:
@@ -367,14 +540,15 @@ def transform(
 
 @app.command()
 def answers(json_: JsonOpt = False, debug: DebugOpt = False) -> None:
-    """Print the answers to Q1 and Q2 from the warehouse's answer models."""
+    """Print the answers to Q1 and Q2 from the warehouse's answer models, and what they cover."""
     from spacex_etl import report
 
     def action() -> tuple[dict[str, Any], list[str]]:
         settings = Settings()
-        return report.answers(settings), pipeline.stale_warnings(settings)
+        with _exclusive(settings, "answers"):
+            return report.answers(settings), pipeline.stale_warnings(settings)
 
-    result, warnings = _guard(debug, action)
+    result, warnings = _guard(debug, action, Stages("answers", "answers"))
     for warning in warnings:
         _echo(f"spacex-etl: warning: {warning}", err=True)
     _emit_json(result) if json_ else _print_answers(result)
@@ -401,9 +575,10 @@ def report(
 
     def action() -> dict[str, Any]:
         settings = Settings()
-        facts = reporting.data_quality(settings, run_id)
-        found = monitoring.try_anomalies(settings, facts["run_id"])
-        uri = reporting.publish(settings, facts["run_id"], anomalies=found)
+        with _exclusive(settings, "report"):
+            facts = reporting.data_quality(settings, run_id)
+            found = monitoring.try_anomalies(settings, facts["run_id"])
+            uri = reporting.publish(settings, facts["run_id"], anomalies=found)
         return {
             "run_id": facts["run_id"],
             "report_uri": uri,
@@ -411,7 +586,7 @@ def report(
             "anomalies": found,
         }
 
-    result = _guard(debug, action)
+    result = _guard(debug, action, Stages("report", "report"))
     if json_:
         _emit_json(result)
     else:

@@ -65,3 +65,9 @@ class AnomalyError(SpacexEtlError):
     is loaded, but someone should look before trusting it."""
 
     kind = "anomaly"
+
+
+class BusyError(SpacexEtlError):
+    """Another `spacex-etl` process is working on the same data dir."""
+
+    kind = "busy"

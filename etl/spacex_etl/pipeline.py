@@ -85,7 +85,7 @@ class Loaded:
     """Seconds per staging step (wall and CPU), for the benchmark's profile."""
 
     def counts(self) -> dict[str, int]:
-        """received = loaded + quarantined + deduplicated, and what newer data kept out."""
+        """received = loaded + skipped_newer_in_warehouse + quarantined + deduplicated."""
         return {
             "received": self.received,
             "loaded": self.loaded,
@@ -474,7 +474,7 @@ def _load(
                 resource=batch.resource,
                 raw_uri=batch.raw_uri,
                 received=batch.received,
-                loaded=batch.records_loaded,
+                loaded=batch.records_loaded - result.keys_skipped_newer,
                 quarantined=len(batch.quarantine),
                 deduplicated=batch.deduplicated,
                 rows=result.rows,
@@ -523,6 +523,13 @@ def _failed_dbt_nodes(settings: Settings) -> list[str]:
 
 
 # -- run -------------------------------------------------------------------------------------
+def check_warehouse(settings: Settings) -> None:
+    """Connect to the warehouse once, so that one which is down or refuses the login fails the
+    run before anything is fetched, landed or staged."""
+    with open_warehouse(settings).transaction():
+        pass
+
+
 def run(
     settings: Settings,
     ingest_date: date,
@@ -549,6 +556,7 @@ def run(
         warehouse=settings.warehouse,
         lake=settings.lake_root,
     )
+    check_warehouse(settings)
     with timed(summary.timings_s, "extract", progress):
         summary.landed = extract(settings, ingest_date, run_id, input_location, cores_input)
     with timed(summary.timings_s, "load", progress):

@@ -60,6 +60,11 @@ def answers(settings: Settings) -> dict[str, Any]:
         f"limit {ANSWER_ROWS}"
     )
     q1_value = int(q1_rows[0]["reuse_count"]) if q1_rows else 0
+    [scope] = warehouse.query(
+        "select count(*) as launches, count(distinct _run_id) as loads, "  # noqa: S608 - schema quoted by ident(), no value in the SQL
+        "min(_ingest_date) as first_ingest_date, max(_ingest_date) as last_ingest_date "
+        f"from {ident(settings.raw_schema)}.launches"
+    )
     return {
         "q1_max_reuse": {
             "value": q1_value,
@@ -71,6 +76,7 @@ def answers(settings: Settings) -> dict[str, Any]:
         "q2_distinct_cores": int(q2_totals["cores"]),
         "q2_model": f"{settings.dbt_schema}.q2_cores_reused_within_50_days",
         "q2_definition": Q2_DEFINITION,
+        "scope": {k: _plain(v) for k, v in scope.items()},
     }
 
 

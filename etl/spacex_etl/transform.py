@@ -192,9 +192,10 @@ def invoke(settings: Settings, command: list[str], target_path: Path | None = No
     env = dbt_env(settings) | dbt_threads(settings)
     args = dbt_args(settings, command, target_path)
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
-        # the console shows warnings; <output>/logs/dbt.log keeps what each run did, parsing
-        # included ("Unable to do partial parsing because ..." when the state did not apply)
-        args += ["--log-level", "warn", "--log-level-file", "info"]
+        # Silent console: a failure becomes our one TransformError line naming the failing nodes
+        # (dbt's tracebacks and colour codes stay out of it); <output>/logs/dbt.log keeps what
+        # each run did, parsing included ("Unable to do partial parsing because ...").
+        args += ["--log-level", "none", "--log-level-file", "info"]
     if target_path is None:
         start_warm(settings)
     log.info("dbt %s (target %s)", " ".join(command), settings.target)
@@ -203,8 +204,11 @@ def invoke(settings: Settings, command: list[str], target_path: Path | None = No
             result = dbtRunner().invoke(args)
     finally:
         release_duckdb()
+    if isinstance(result.exception, KeyboardInterrupt):  # dbt caught Ctrl-C: pass it on
+        raise result.exception
     if result.exception is not None:
-        raise TransformError(f"dbt {command[0]} could not run: {result.exception}")
+        cause = str(result.exception) or type(result.exception).__name__
+        raise TransformError(f"dbt {command[0]} could not run: {cause}")
     return result
 
 

@@ -1,0 +1,128 @@
+"""The CLI as a new user meets it, black-box: what each answer covers, dates that cannot poison
+later runs, one line per failure (a second run, Ctrl-C, dbt), and help that says what it does."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from spacex_etl.config import Settings
+from tests.reliability.conftest import CLI, DAY1, DAY2, Env, one_line_error, snapshot_records
+
+FUTURE = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ run=")
+
+
+def write(path: Path, records: object) -> Path:
+    path.write_text(json.dumps(records))
+    return path
+
+
+def not_log_lines(stderr: str) -> list[str]:
+    """What stderr holds besides the log lines: what a user reads as the failure."""
+    return [line for line in stderr.splitlines() if line.strip() and not LOG_LINE.match(line)]
+
+
+def help_text(*args: str) -> str:
+    out = subprocess.run([CLI, *args, "--help"], capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+def test_help_shows_switches_as_switches_and_describes_every_option() -> None:
+    for command in ("run", "extract", "load", "transform", "answers", "report"):
+        text = help_text(command)
+        assert "<bool>" not in text, text
+        options = re.findall(r"^\s+(?:-\w, )?(--[\w-]+)(.*)$", text, re.M)
+        undocumented = [name for name, rest in options if not rest.strip()]
+        assert not undocumented, f"{command}: {undocumented} have no description"
+    assert "incremental" in help_text("transform")  # what --full-refresh does
+
+
+# -- dates -------------------------------------------------------------------------------------
+def test_a_future_date_is_refused_naming_the_flag_and_nothing_lands(duck: Env) -> None:
+    proc = duck.cli("run", "--date", FUTURE, "--skip-transform", expect=2)
+
+    assert not_log_lines(proc.stderr) == [proc.stderr.strip()]
+    assert f"--date {FUTURE} is in the future" in proc.stderr
+    assert "--allow-future-date" in proc.stderr
+    assert not (duck.data_dir / "lake").exists()
+
+
+def test_records_skipped_for_newer_ones_are_never_called_loaded(loaded: Env) -> None:
+    loaded.cli("run", "--date", FUTURE, "--allow-future-date", "--skip-transform")
+
+    text = loaded.cli("run", "--date", DAY2, "--skip-transform").stdout
+    summary = json.loads(loaded.cli("run", "--date", DAY2, "--skip-transform", "--json").stdout)
+
+    assert (
+        "launches   received 205 = loaded 0 + skipped 205 (newer already loaded; --force "
+        "replaces them) + quarantined 0 + duplicates 0"
+    ) in text
+    counts = summary["counts"]["by_resource"]["launches"]
+    assert (counts["loaded"], counts["skipped_newer_in_warehouse"]) == (0, 205)
+    forced = loaded.cli("run", "--date", DAY2, "--skip-transform", "--force").stdout
+    assert "launches   received 205 = loaded 205 + quarantined 0" in forced
+
+
+# -- one line per failure ------------------------------------------------------------------------
+@pytest.mark.slow
+def test_a_second_run_is_refused_and_ctrl_c_names_the_stage(duck: Env) -> None:
+    first = duck.popen("run", "--date", DAY1)
+    assert first.stderr is not None
+    for line in first.stderr:  # the first run reaches dbt (it holds the data dir's lock)
+        if "spacex_etl.transform: dbt build" in line:
+            break
+
+    second = duck.cli("run", "--date", DAY1, expect=1)
+    first.send_signal(signal.SIGINT)
+    _, rest = first.communicate(timeout=120)
+
+    line = one_line_error(second)
+    assert f"another spacex-etl is working in {duck.data_dir}" in line
+    assert f"pid {first.pid}, `run`" in line
+    assert first.returncode == 130
+    assert not_log_lines(rest) == [
+        "spacex-etl: error: interrupted during transform (finished: extract, load; the load is "
+        "committed; dbt's models may be partly rebuilt: rerun `spacex-etl transform`)"
+    ]
+    duck.cli("transform")  # the lock went with the interrupted process
+
+
+@pytest.mark.slow
+def test_a_failing_dbt_test_is_one_line(duck: Env, tmp_path: Path) -> None:
+    records = snapshot_records()
+    records[0]["cores"][0]["landing_type"] = "Catapult"  # loads, but fails accepted_values
+    proc = duck.cli("run", "--input", str(write(tmp_path / "l.json", records)), expect=1)
+
+    [line] = not_log_lines(proc.stderr)
+    assert line.startswith("spacex-etl: error: dbt build failed: accepted_values_")
+    assert "\x1b[" not in proc.stderr  # no colour codes
+
+
+# -- scope -------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_answers_say_their_scope_and_long_lists_are_cut_with_a_count(
+    loaded: Env, tmp_path: Path
+) -> None:
+    first_20 = write(tmp_path / "launches.json", snapshot_records()[:20])
+
+    over_all = loaded.cli("run", "--input", str(first_20), "--date", DAY2).stdout
+    alone = Env(tmp_path / "alone", Settings(data_dir=tmp_path / "alone"))
+    over_file = alone.cli("run", "--input", str(first_20), "--date", DAY2).stdout
+
+    assert (
+        f"Scope: the 205 launches in the warehouse, from 2 loads (ingest dates {DAY1} … {DAY2})"
+        in over_all
+    )
+    assert "this run's input had 20; the warehouse holds more" in over_all
+    assert f"Scope: the 20 launches in the warehouse, from 1 load (ingest date {DAY2})" in over_file
+    assert "holds more" not in over_file
+    [q1] = [line for line in over_file.splitlines() if line.startswith("Q1")]
+    assert re.search(r" … and \d+ more cores tied \(--json lists all\)$", q1), q1
+    assert q1.count("flights)") == 5
