@@ -16,7 +16,7 @@ DATE ?= $(shell date -u +%F)
 INPUT ?= snapshot
 export SPACEX_WAREHOUSE := $(WAREHOUSE)
 
-.PHONY: help bootstrap install install-all run test unit lint fmt bench bench-dbt bench-all docs dbt-manifest airflow up down logs stack-test clean
+.PHONY: help bootstrap install install-all run test unit lint fmt bench bench-dbt bench-all docs dbt-manifest airflow up down logs stack-test aws-test clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -100,6 +100,9 @@ logs: ## Follow the local stack's logs
 
 stack-test: install-all ## Build the images, run the job, the compose stack and the DAG for real (Docker)
 	$(RUN) python -m tests.stack.run_stack
+
+aws-test: install-all ## terraform apply/destroy of envs/dev on a local AWS emulator; the job's AWS calls checked against the applied policies
+	$(RUN) python -m tests.aws.run_aws
 
 clean: ## Remove local state (.spacex/, .airflow/, dbt target/ and logs/)
 	rm -rf .spacex .airflow dbt_spacex/target dbt_spacex/logs
