@@ -33,6 +33,10 @@ LAKE_RUN_ID = "{{ run_id | lake_safe }}.try{{ ti.try_number }}"
 EXTRACT_RUN_ID = "{{ ti.xcom_pull(task_ids='extract') | run_id_of }}"
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY", re.IGNORECASE)
+JOB_ENV = {"SPACEX_SOURCE_LOCAL_FILES": "false"}
+"""Set on every container task, over whatever the deployment forwards: the DAG acts for whoever
+triggers it, so its job reads no local file (only SPACEX_SOURCE_INBOX_DIR); python mode passes
+`local_files=False` (`steps.extract`)."""
 
 
 def default_args(cfg: DagConfig) -> dict[str, Any]:
@@ -167,7 +171,7 @@ def _docker_task(cfg: DagConfig, task_id: str, command: list[str], **lineage: An
     # Secrets go to private_environment: not a template field, so neither rendered in the UI
     # nor written to the serialised DAG.
     secrets = {k: v for k, v in forwarded.items() if SECRET_NAME.search(k)}
-    environment = {k: v for k, v in forwarded.items() if k not in secrets}
+    environment = {k: v for k, v in forwarded.items() if k not in secrets} | JOB_ENV
     mounts = []
     if docker.data_volume:
         environment["SPACEX_DATA_DIR"] = docker.data_dir
@@ -197,7 +201,11 @@ def _ecs_task(cfg: DagConfig, task_id: str, command: list[str], **lineage: Any) 
     from spacex_elt_support.operators import with_raw_uris, with_summary_from_logs
 
     ecs = cfg.ecs
-    override: dict[str, Any] = {"name": ecs.container_name, "command": command}
+    override: dict[str, Any] = {
+        "name": ecs.container_name,
+        "command": command,
+        "environment": [{"name": k, "value": v} for k, v in JOB_ENV.items()],
+    }
     operator = with_raw_uris(EcsRunTaskOperator) if task_id == "load" else EcsRunTaskOperator
     if task_id in ("extract", "report"):
         operator = with_summary_from_logs(operator)

@@ -96,7 +96,12 @@ def extract(
 
     start = time.perf_counter()
     landed = pipeline.extract(
-        Settings(), date.fromisoformat(ingest_date), run_id, input_location, cores_input or None
+        Settings(),
+        date.fromisoformat(ingest_date),
+        run_id,
+        input_location,
+        cores_input or None,
+        local_files=False,  # acting for whoever triggered the run: no local files
     )
     log.info(
         "extract ingest_date=%s run_id=%s landed=%s in %.1fs",
