@@ -168,13 +168,35 @@ COUNT_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 def _record_count(extracted: Extracted) -> int | None:
-    """Records in the body, when it is a JSON array small enough to parse here."""
+    """Records in the body, when it is small enough to parse here (larger objects are checked
+    by the load); InputFormatError when it is not a JSON array."""
     if extracted.bytes > COUNT_LIMIT_BYTES:
         return None
-    try:
-        return len(parse_array(extracted.path.read_bytes(), extracted.source))
-    except InputFormatError:
-        return None  # land it anyway: the evidence is kept, the load step reports the problem
+    return len(parse_array(extracted.path.read_bytes(), extracted.source))
+
+
+def _unusable_name(resource: str, path: Path, error: InputFormatError) -> str:
+    """A name that says what an unusable body is: `.html`, `.empty`, `.not-json`, or `.json`
+    (valid JSON, but not an array of records)."""
+    with path.open("rb") as handle:
+        head = handle.read(512).lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if not head:
+        return f"{resource}.empty"
+    if head == b"<":
+        return f"{resource}.html"
+    return f"{resource}.{'not-json' if 'not valid JSON' in str(error) else 'json'}"
+
+
+def _refuse_unusable(
+    lake: Lake, extracted: Extracted, ingest_date: str, run_id: str, error: InputFormatError
+) -> InputFormatError:
+    """Keep an unusable body beside the run's quarantine (never in raw, where a later load of
+    the date would pick it up; loads never list the quarantine zone) and return the error that
+    says where it is."""
+    name = _unusable_name(extracted.resource, extracted.path, error)
+    key = zone_key("quarantine", extracted.resource, ingest_date, run_id, name)
+    uri = lake.put_file(key, extracted.path)
+    return InputFormatError(f"{error}; nothing landed in raw, the bytes are kept at {uri}")
 
 
 def land(lake: Lake, extracted: Extracted, ingest_date: str, run_id: str) -> Landed:
@@ -184,6 +206,10 @@ def land(lake: Lake, extracted: Extracted, ingest_date: str, run_id: str) -> Lan
     task is a no-op); other bytes under an existing run id are refused by the lake.
     """
     key = raw_key(extracted.resource, ingest_date, run_id)
+    try:
+        record_count = _record_count(extracted)
+    except InputFormatError as exc:
+        raise _refuse_unusable(lake, extracted, ingest_date, run_id, exc) from exc
     raw_uri = lake.put_file(key, extracted.path)
     mkey = manifest_key(key)
     manifest = _read_manifest(lake, mkey) if lake.exists(mkey) else None
@@ -196,7 +222,7 @@ def land(lake: Lake, extracted: Extracted, ingest_date: str, run_id: str) -> Lan
             "extracted_at": extracted.extracted_at.isoformat(),
             "ingest_date": ingest_date,
             "run_id": run_id,
-            "record_count": _record_count(extracted),
+            "record_count": record_count,
             "sha256": extracted.sha256,
             "bytes": extracted.bytes,
             "http_attempts": extracted.attempts,

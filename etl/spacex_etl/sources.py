@@ -42,6 +42,7 @@ from urllib3.exceptions import (
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
+    SSLError,
 )
 from urllib3.util.retry import Retry
 
@@ -142,15 +143,71 @@ def source_pattern(settings: Settings) -> str:
 
 
 # -- HTTP -------------------------------------------------------------------------------------
+PERMANENT_CAUSES = ("host name not found", "TLS verification failed")
+"""Failures a retry cannot fix: they fail on the first attempt (4xx other than 429 are never
+retried either: only `RETRY_STATUSES` are)."""
+
+
+def _permanent(error: BaseException | None) -> bool:
+    """A DNS failure or a TLS error (certificate, handshake): the same on every attempt."""
+    return isinstance(error, NameResolutionError | SSLError)
+
+
+class _NoRetryLines(logging.Filter):
+    """Drops urllib3's own `Retrying (Retry(total=…))` warnings: `CappedRetry` logs each retry
+    as one short line of ours instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Retrying (")
+
+
 def _retry_class(retry_after_max: float) -> type[Retry]:
     class CappedRetry(Retry):
-        """`Retry-After` honoured, but never longer than the configured longest wait."""
+        """`Retry-After` honoured, but never longer than the configured longest wait; DNS and
+        TLS failures not retried; each retry one short log line."""
 
         def get_retry_after(self, response: Any) -> float | None:
             value = super().get_retry_after(response)
             return None if value is None else min(value, retry_after_max)
 
+        def increment(  # type: ignore[override]  # urllib3's signature, keywords passed through
+            self,
+            method: str | None = None,
+            url: str | None = None,
+            response: Any = None,
+            error: Exception | None = None,
+            _pool: Any = None,
+            _stacktrace: Any = None,
+        ) -> Retry:
+            if _permanent(error):
+                raise MaxRetryError(_pool, url or "", error) from error
+            new = super().increment(method, url, response, error, _pool, _stacktrace)
+            where = f"{getattr(_pool, 'host', '')}{url or ''}"
+            cause = f"HTTP {response.status}" if response is not None else _wire_cause(error)
+            retry_after = new.get_retry_after(response) if response is not None else None
+            wait = retry_after if retry_after is not None else new.get_backoff_time()
+            log.warning(
+                "GET %s: %s; retry %d of %s in %.1fs",
+                where,
+                cause,
+                len(new.history),
+                len(new.history) + new.total if isinstance(new.total, int) else "?",
+                wait,
+            )
+            return new
+
     return CappedRetry
+
+
+def _wire_cause(error: BaseException | None) -> str:
+    """urllib3's error in a few words (for the retry line)."""
+    if isinstance(error, ReadTimeoutError):
+        return "read timeout"
+    if isinstance(error, ProtocolError):
+        return "connection closed by the server"
+    if isinstance(error, NewConnectionError):
+        return "connection refused" if "refused" in str(error).lower() else "cannot connect"
+    return type(error).__name__
 
 
 def http_session(settings: Settings, retries: int | None = None) -> requests.Session:
@@ -170,6 +227,9 @@ def http_session(settings: Settings, retries: int | None = None) -> requests.Ses
         respect_retry_after_header=True,
         raise_on_status=False,
     )
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _NoRetryLines) for f in pool_log.filters):
+        pool_log.addFilter(_NoRetryLines())
     session = requests.Session()
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))
@@ -286,7 +346,8 @@ def fetch_http(url: str, resource: str, settings: Settings, workdir: Path) -> Ex
             try:
                 response, made = _get(session, url, settings)
             except requests.RequestException as exc:
-                attempts += budget + 1  # urllib3 gave up: it used the whole budget
+                # urllib3 gave up: at once on what retrying cannot fix, else after the budget
+                attempts += 1 if _cause(exc) in PERMANENT_CAUSES else budget + 1
                 raise ExtractError(
                     f"cannot reach {url} after {attempts} attempt(s) ({_cause(exc)}); "
                     "check the URL and the network, or use --input with a file"

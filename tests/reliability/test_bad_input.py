@@ -48,6 +48,10 @@ UNUSABLE: dict[str, tuple[Callable[[], bytes], str]] = {
 }
 
 
+UNUSABLE_SUFFIX = {"not-json": ".html", "truncated": ".not-json", "empty-file": ".empty"}
+UNUSABLE_SUFFIX |= dict.fromkeys(["object", "api-error", "paginated"], ".json")
+
+
 @pytest.mark.parametrize("case", list(UNUSABLE))
 def test_unusable_file_is_refused_whole_and_kept(loaded: Env, tmp_path: Path, case: str) -> None:
     make, fragment = UNUSABLE[case]
@@ -60,9 +64,13 @@ def test_unusable_file_is_refused_whole_and_kept(loaded: Env, tmp_path: Path, ca
 
     line = one_line_error(proc)
     assert str(bad) in line and fragment in line
-    assert loaded.counts() == before | {"load_ledger": before["load_ledger"] + 1}
-    assert loaded.ledger()[-1][:2] == ("launches", "rejected")
-    assert [path.read_bytes() for path in loaded.raw_files(DAY2)] == [body]  # evidence kept
+    assert loaded.counts() == before  # refused before the warehouse was touched
+    assert loaded.raw_files(DAY2) == []  # nothing a later `load --date` could pick up
+    zone = loaded.data_dir / "lake" / "quarantine" / "spacex" / "launches" / f"ingest_date={DAY2}"
+    [kept] = [path for path in zone.rglob("launches.*") if path.is_file()]
+    assert kept.read_bytes() == body  # the evidence, named for what it is
+    assert kept.suffix == UNUSABLE_SUFFIX.get(case, kept.suffix)
+    assert f"kept at {kept}" in line
 
 
 def test_deep_nesting_in_a_field_the_contract_does_not_read_loads(

@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from spacex_etl.config import Settings
+from tests.conftest import Server
 from tests.reliability.conftest import CLI, DAY1, DAY2, Env, one_line_error, snapshot_records
 
 FUTURE = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
@@ -126,3 +129,63 @@ def test_answers_say_their_scope_and_long_lists_are_cut_with_a_count(
     [q1] = [line for line in over_file.splitlines() if line.startswith("Q1")]
     assert re.search(r" … and \d+ more cores tied \(--json lists all\)$", q1), q1
     assert q1.count("flights)") == 5
+
+
+# -- fail fast -----------------------------------------------------------------------------------
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fetch_failure(duck: Env, url: str, host: str) -> subprocess.CompletedProcess[str]:
+    duck.extra |= {
+        "SPACEX_SOURCE_ALLOWED_HOSTS": host,
+        "SPACEX_SOURCE_ALLOW_HTTP": "true",
+        "SPACEX_HTTP_RETRIES": "2",
+        "SPACEX_HTTP_BACKOFF_S": "0.01",
+    }
+    return duck.cli("run", "--input", url, "--date", DAY1, "--skip-transform", expect=1)
+
+
+def test_what_a_retry_cannot_fix_fails_on_the_first_attempt(
+    duck: Env, serve: Callable[[], Server]
+) -> None:
+    dns = fetch_failure(duck, "https://no-such-host.invalid/v5/launches", "no-such-host.invalid")
+    tls = fetch_failure(duck, serve().url().replace("http://", "https://"), "127.0.0.1")
+
+    assert "after 1 attempt(s) (host name not found)" in one_line_error(dns)
+    assert "after 1 attempt(s) (TLS verification failed)" in one_line_error(tls)
+    for proc in (dns, tls):
+        assert " WARNING " not in proc.stderr
+    assert not list((duck.data_dir / "lake").rglob("launches.json"))
+
+
+def test_each_retry_is_one_short_line(duck: Env) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v5/launches"
+    proc = fetch_failure(duck, url, "127.0.0.1")
+
+    assert "after 3 attempt(s) (connection refused)" in one_line_error(proc)
+    retries = [line for line in proc.stderr.splitlines() if " WARNING " in line]
+    assert [line.split("spacex_etl.sources: ", 1)[1].rsplit(" in ", 1)[0] for line in retries] == [
+        f"GET 127.0.0.1/v5/launches: connection refused; retry {n} of 2" for n in (1, 2)
+    ]
+    assert "Retrying (" not in proc.stderr
+
+
+def test_the_warehouse_is_checked_before_anything_is_fetched(
+    duck: Env, serve: Callable[[], Server]
+) -> None:
+    server = serve()
+    duck.extra |= {
+        "SPACEX_WAREHOUSE": "postgres",
+        "SPACEX_PG_HOST": "127.0.0.1",
+        "SPACEX_PG_PORT": str(closed_port()),
+        "SPACEX_SOURCE_ALLOWED_HOSTS": "127.0.0.1",
+        "SPACEX_SOURCE_ALLOW_HTTP": "true",
+    }
+    proc = duck.cli("run", "--input", server.url(), "--date", DAY1, expect=1)
+
+    assert "cannot connect" in one_line_error(proc)
+    assert server.hits == []
+    assert not (duck.data_dir / "lake").exists()
