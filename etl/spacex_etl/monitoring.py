@@ -281,10 +281,11 @@ def trend_png(rows: list[dict[str, Any]]) -> bytes:
                 [values[r] * scale for r in run_ids if r in values],
                 marker="o",
                 markersize=3,
+                linestyle="--" if metric == "loaded" else "-",  # loaded often equals received
                 label=label,
             )
         axes.set_ylabel(ylabel)
-        axes.set_ylim(bottom=0)
+        axes.set_ylim(bottom=0, top=max(axes.get_ylim()[1], 5.0))
         if axes.get_legend_handles_labels()[0]:
             axes.legend(fontsize=7, ncols=4, loc="lower left")
     panels[0].set_title(f"the last {len(run_ids)} runs")
@@ -308,8 +309,8 @@ def section_html(found: Mapping[str, Any], png: bytes | None) -> str:
     else:
         head = (
             f"{len(found['flagged'])} anomalies in {found['checks']} checks of run "
-            f"{escape(str(found['run_id']))} ({found['judged']} judged against a baseline; "
-            f"the others wait for more history). Model: {escape(str(found.get('model')))}."
+            f"{escape(str(found['run_id']))} ({found['judged']} judged; a check whose history "
+            f"is still too short passes). Model: {escape(str(found.get('model')))}."
         )
     items = "".join(
         f"<li><b>{escape(c['verdict'])}</b> {escape(c['check_name'])}: {escape(c['message'])}</li>"
