@@ -7,20 +7,18 @@ set -euo pipefail
 : "${AIRFLOW_ADMIN_PASSWORD:?set AIRFLOW_ADMIN_PASSWORD in .env (see .env.example)}"
 : "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:?is set by docker-compose.yml}"
 
-# .env.example's placeholders are not secrets: refuse to start a stack that still uses one, and
-# one whose connections and variables would be stored unencrypted.
+# .env.example's placeholders are not secrets: refuse to start a stack that still uses one (or a
+# short value: docker/refuse-placeholders.sh, the rule every first reader of a secret applies),
+# and one whose connections and variables would be stored unencrypted.
 for var in AIRFLOW_ADMIN_PASSWORD AIRFLOW__CORE__FERNET_KEY AIRFLOW__API_AUTH__JWT_SECRET \
-           AIRFLOW__API__SECRET_KEY AIRFLOW__DATABASE__SQL_ALCHEMY_CONN; do
-    value=${!var:-}
-    if [[ -z $value ]]; then
-        echo "airflow-init: $var is empty - set it in .env (see .env.example)" >&2
-        exit 1
-    fi
-    if [[ $value == *change-me* ]]; then
-        echo "airflow-init: $var still holds the placeholder 'change-me' - set it in .env" >&2
-        exit 1
-    fi
+           AIRFLOW__API__SECRET_KEY; do
+    sh "$(dirname "$0")/refuse-placeholders.sh" "$var"
 done
+if [[ -z ${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-} || $AIRFLOW__DATABASE__SQL_ALCHEMY_CONN == *change-me* ]]; then
+    echo "airflow-init: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is empty or holds the placeholder" \
+        "'change-me' - set AIRFLOW_DB_PASSWORD in .env" >&2
+    exit 1
+fi
 
 airflow db migrate
 

@@ -63,6 +63,7 @@ COPY --from=builder /opt/airflow/venv /opt/airflow/venv
 COPY dbt_spacex /opt/airflow/dbt_spacex
 COPY dags /opt/airflow/dags
 COPY --chmod=0755 docker/airflow-init.sh /opt/airflow/bin/airflow-init.sh
+COPY --chmod=0755 docker/refuse-placeholders.sh /opt/airflow/bin/refuse-placeholders.sh
 
 ENV PATH=/opt/airflow/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

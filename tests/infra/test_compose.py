@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.tooling import dag_env_names, uv_tool_run
 
@@ -266,3 +267,103 @@ def test_airflow_init_migrates_writes_the_login_and_refuses_placeholders(tmp_pat
         assert refused.returncode == 1, variable
         assert refused.stderr.strip().splitlines() == [refused.stderr.strip()], refused.stderr
         assert variable in refused.stderr, refused.stderr
+
+
+# --- secrets and users ------------------------------------------------------------------------
+REFUSE = REPO / "docker" / "refuse-placeholders.sh"
+
+
+def _depends(resolved: dict[str, Any], name: str) -> set[str]:
+    """Every service `name` waits for, transitively."""
+    direct = set(resolved["services"][name].get("depends_on") or {})
+    return direct.union(*(_depends(resolved, d) for d in direct)) if direct else set()
+
+
+def _checked(resolved: dict[str, Any], name: str) -> set[str]:
+    """The variables a service refuses as placeholders before it starts."""
+    svc = resolved["services"][name]
+    entrypoint = svc.get("entrypoint") or []
+    if name == "airflow-init":  # its script runs the same check on its own list
+        text = (REPO / "docker" / "airflow-init.sh").read_text()
+        check = r"for var in ([A-Z0-9_ \\\n]+?);\s*do\s*sh [^\n]*refuse-placeholders"
+        loop = re.search(check, text)
+        return set(loop.group(1).replace("\\", " ").split()) if loop else set()
+    if any(part.endswith("/refuse-placeholders.sh") for part in entrypoint):
+        return set(entrypoint[: entrypoint.index("--")]) if "--" in entrypoint else set()
+    return set()
+
+
+def test_the_first_service_reading_each_secret_refuses_a_placeholder(
+    resolved: dict[str, Any],
+) -> None:
+    """Every secret of .env.example (filled with a value unique to it) is checked by each
+    service that reads it and waits for no other reader of it."""
+    filled = {
+        k: "s3cret-" + k.lower() for k, v in env_example().items() if v.startswith("change-me")
+    }
+    filled["AIRFLOW_FERNET_KEY"] = "x" * 43 + "="
+    for secret, value in filled.items():
+        readers = {
+            name: {k for k, v in (svc.get("environment") or {}).items() if v and value in v}
+            for name, svc in resolved["services"].items()
+        }
+        readers = {name: keys for name, keys in readers.items() if keys}
+        assert readers, secret
+        first = {n for n in readers if not _depends(resolved, n) & set(readers)}
+        for name in first:
+            keys = {
+                k for k in readers[name] if resolved["services"][name]["environment"][k] == value
+            }
+            assert keys and keys <= _checked(resolved, name), (secret, name, keys)
+
+
+@pytest.mark.parametrize(
+    ("value", "refusal"),
+    [
+        ("", "is empty"),
+        ("change-me", "placeholder"),
+        ("Change-Me-Too-but-long-enough", "placeholder"),
+        ("minioadmin", "placeholder"),
+        ("short-but-real", "shorter than 16 characters"),
+    ],
+)
+def test_a_placeholder_or_short_secret_stops_the_service_before_it_starts(
+    tmp_path: Path, value: str, refusal: str
+) -> None:
+    started = tmp_path / "started"
+    argv = ["sh", str(REFUSE), "OTHER", "DB_PASSWORD", "--", "touch", str(started)]
+    env = {"PATH": os.environ["PATH"], "OTHER": "a" * 32, "DB_PASSWORD": value}
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert "DB_PASSWORD" in line and refusal in line and (value not in line or not value)
+    assert not started.exists()
+
+    good = subprocess.run(
+        argv, env=env | {"DB_PASSWORD": "s3cret-" + "b" * 16}, capture_output=True, check=False
+    )
+    assert good.returncode == 0 and started.exists()  # then the service's own command runs
+
+
+def _image_user(svc: dict[str, Any]) -> str | None:
+    """The USER our own Dockerfile sets (None: not built here)."""
+    dockerfile = (svc.get("build") or {}).get("dockerfile")
+    if not dockerfile:
+        return None
+    users = re.findall(r"^USER\s+(\S+)", (REPO / dockerfile).read_text(), flags=re.M)
+    return users[-1] if users else "root"
+
+
+def test_no_service_runs_as_root_unless_its_reason_is_written_down(
+    resolved: dict[str, Any],
+) -> None:
+    as_root = set()
+    for name, svc in resolved["services"].items():
+        user = str(svc.get("user") or _image_user(svc) or "root")
+        if user.split(":")[0] in {"0", "root"}:
+            as_root.add(name)
+            # `config` drops extension keys: the reason is read from the file itself
+            written = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+            reason = written.get(name, {}).get("x-root-reason", "")
+            assert len(reason) > 40, f"{name} runs as root without x-root-reason"
+    assert as_root == {"postgres", "minio"}  # each with its reason in docker-compose.yml
