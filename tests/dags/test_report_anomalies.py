@@ -4,6 +4,7 @@ check set to fail fails the task for good (no retries), which is what fires the 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,17 @@ def report_step(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     monkeypatch.setenv("SPACEX_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(reporting, "answers", lambda settings: ANSWERS)
     monkeypatch.setattr(reporting, "publish", lambda settings, **kwargs: "/lake/report.html")
-    recorded: list[str] = []
+    recorded: dict[str, int] = {}
     monkeypatch.setattr(
-        monitoring, "record_phases", lambda s, rows: recorded.extend(r["phase"] for r in rows)
+        monitoring,
+        "record_phases",
+        lambda s, rows: recorded.update({r["phase"]: r["milliseconds"] for r in rows}),
     )
 
     def run(verdict: str) -> dict[str, Any]:
         monkeypatch.setattr(monitoring, "try_anomalies", lambda s, run_id: found(verdict))
-        return steps.report("2026-12-01", {"run_id": "r1"}, {"rows": {}})
+        load_summary = {"rows": {}, "finished_at": time.time() - 30}  # dbt took ~30 s
+        return steps.report("2026-12-01", {"run_id": "r1"}, load_summary)
 
     run.recorded = recorded  # type: ignore[attr-defined]
     return run
@@ -52,7 +56,8 @@ def test_an_anomaly_warns_in_the_log_and_the_task_succeeds(
         published = report_step("warn")
     assert published["anomalies"]["verdict"] == "warn"
     assert "anomaly (warn) volume: launches received 120" in caplog.text
-    assert report_step.recorded == ["report"]
+    assert list(report_step.recorded) == ["dbt", "report"]
+    assert 29_000 < report_step.recorded["dbt"] < 40_000
 
 
 def test_a_check_set_to_fail_fails_the_task_without_retries(report_step: Any) -> None:
