@@ -34,6 +34,7 @@ from spacex_elt_support.config import DagConfig
 log = logging.getLogger("spacex_elt.dbt_group")
 
 GROUP_ID = "dbt"
+PRODUCER_TASK_ID = "dbt_producer_watcher"  # Cosmos's id for the watcher's build task
 MARTS_FOLDER = "marts"
 
 
@@ -64,8 +65,8 @@ def manifest_problem(cfg: DagConfig) -> str | None:
     return None
 
 
-def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any]) -> Any:
-    """Build the Cosmos task group inside the current DAG context."""
+def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any], after: Any) -> Any:
+    """Build the Cosmos task group inside the current DAG context, downstream of `after`."""
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -120,12 +121,14 @@ def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any]) -> Any:
             "execution_timeout": cfg.timeouts["dbt_run"],
         },
     )
-    _declare_marts_and_order_tests(group, cfg)
+    _declare_marts_and_order_tests(group, cfg, after)
+    after >> group
     return group
 
 
-def _declare_marts_and_order_tests(group: Any, cfg: DagConfig) -> None:
-    """Mart models' tasks get their Asset outlet; the test task runs after every model."""
+def _declare_marts_and_order_tests(group: Any, cfg: DagConfig, after: Any) -> None:
+    """Mart models' tasks get their Asset outlet; the test task runs after every model; with a
+    producer, the first models' tasks wait for its build to end."""
     models = {}
     for key, node in group.dbt_graph.filtered_nodes.items():
         if str(getattr(node.resource_type, "value", node.resource_type)) != "model":
@@ -142,3 +145,13 @@ def _declare_marts_and_order_tests(group: Any, cfg: DagConfig) -> None:
             for model in models.values():
                 if not model.downstream_task_ids & set(models):
                     model >> task  # the tests wait for every leaf model
+    producer = group.children.get(f"{GROUP_ID}.{PRODUCER_TASK_ID}")
+    if producer is None:
+        return
+    for model in models.values():
+        if not model.upstream_task_ids & set(models):
+            # Read the build's result once it is known, whatever it is: no model task waits
+            # in the triggerer, and every executor (dag.test() included) runs the build first.
+            # A failed load leaves no success upstream: the models' tasks do not run.
+            [after, producer] >> model
+            model.trigger_rule = "all_done_min_one_success"

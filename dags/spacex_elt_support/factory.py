@@ -131,7 +131,7 @@ def _python_tasks(cfg: DagConfig) -> list[Any]:
         **lineage["load"],
     )
     if cfg.dbt_tasks == "build":
-        dbt = StepOperator(
+        dbt: Any = StepOperator(
             task_id="dbt_build",
             python_callable=steps.transform,
             execution_timeout=timeouts["dbt_run"] + timeouts["dbt_test"],
@@ -139,7 +139,7 @@ def _python_tasks(cfg: DagConfig) -> list[Any]:
             **lineage["dbt_run"],
         )
     else:
-        dbt = dbt_task_group(cfg, default_args(cfg))
+        dbt = dbt_task_group(cfg, default_args(cfg), after=load)
     report = StepOperator(
         task_id="report",
         python_callable=steps.report,
@@ -151,7 +151,10 @@ def _python_tasks(cfg: DagConfig) -> list[Any]:
         execution_timeout=timeouts["report"],
         doc_md="Q1/Q2 and the data-quality page (lake reports zone); the page's URI in XCom.",
     )
-    extract >> load >> dbt >> report
+    extract >> load
+    if cfg.dbt_tasks == "build":
+        load >> dbt  # (the task group puts itself downstream of load)
+    dbt >> report
     return [extract, load, dbt, report]
 
 

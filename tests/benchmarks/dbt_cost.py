@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,16 +58,50 @@ def _seconds(start: str | None, end: str | None) -> float | None:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
-def dag_run(shape: str, work: Path) -> dict[str, Any]:
-    """One DAG run with `SPACEX_AIRFLOW_DBT_TASKS=shape` on a fresh standalone."""
+def screenshot(url: str, path: Path) -> None:
+    """The page at `url` as headless Chromium renders it (the UI is a JavaScript app)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        print(f"no chromium on PATH: no screenshot {path.name}")
+        return
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1600,1100",
+            "--virtual-time-budget=20000",
+            f"--screenshot={path}",
+            url,
+        ],
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def dag_run(shape: str, work: Path, shots: Path | None = None) -> dict[str, Any]:
+    """One DAG run with `SPACEX_AIRFLOW_DBT_TASKS=shape` on a fresh standalone; with `shots`,
+    screenshots of its grid and its task instances there."""
     from tests.dags.standalone import standalone
 
     env = {"SPACEX_AIRFLOW_DBT_TASKS": shape, "SPACEX_AIRFLOW_RETRIES": "0"}
     env |= SHAPE_ENV.get(shape, {})
+    if shots:  # the UI without a login page, for the screenshots (127.0.0.1 only)
+        env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
     with standalone(work / shape, DAG_LIMIT_S, **env) as airflow:
         airflow.trigger("bench", "2024-06-01T00:00:00Z")
         run = airflow.finished("bench")
         tis = airflow.task_instances("bench")
+        if shots:
+            shots.mkdir(parents=True, exist_ok=True)
+            screenshot(f"{airflow.base}/dags/spacex_elt/runs/bench", shots / f"grid-{shape}.png")
+            screenshot(
+                f"{airflow.base}/dags/spacex_elt/runs/bench/task_instances",
+                shots / f"task-instances-{shape}.png",
+            )
     dbt_tasks = {k: t for k, t in tis.items() if k.startswith("dbt")}
     return {
         "shape": shape,
@@ -133,10 +168,45 @@ def markdown(results: dict[str, Any]) -> str:
             f"{m['measured_at']}; warm = median of {found['warm_runs']} runs.\n",
             "| run | " + " | ".join(found["cold"]) + " |",
             "|---|" + "---:|" * len(found["cold"]),
-            "| cold (no dbt state) | " + " | ".join(str(v) for v in found["cold"].values()) + " |",
+            "| first (state prebuilt for another data dir: full parse) | " + " | ".join(str(v) for v in found["cold"].values()) + " |",
             "| warm | " + " | ".join(str(v) for v in found["warm_median"].values()) + " |",
         ]
     return "\n".join(lines) + "\n"
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    """(a) DAG run time per shape beside the sum of its dbt tasks; (b) `run`'s phases."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5))
+    dag = results.get("dag", {})
+    shapes = [s for s in SHAPES if s in dag]
+    xs = range(len(shapes))
+    left.bar([x - 0.2 for x in xs], [dag[s]["run_s"] for s in shapes], 0.4, label="DAG run")
+    left.bar([x + 0.2 for x in xs], [dag[s]["dbt_s"] for s in shapes], 0.4, label="dbt tasks (sum)")
+    left.set_xticks(list(xs), shapes)
+    left.set_ylabel("seconds")
+    left.set_title("(a) the DAG on airflow standalone, per dbt task shape")
+    left.legend()
+    found = results.get("phases")
+    if found:
+        names = [k for k in found["cold"] if k != "process"]
+        ys = range(len(names))
+        right.barh([y + 0.2 for y in ys], [found["cold"][k] for k in names], 0.4, label="cold")
+        right.barh(
+            [y - 0.2 for y in ys], [found["warm_median"][k] for k in names], 0.4, label="warm"
+        )
+        right.axvline(5, color="red", linestyle="--", label="5 s target (transform)")
+        right.set_yticks(list(ys), names)
+        right.set_xlabel("seconds")
+        right.set_title("(b) spacex-etl run on the bundled data, by phase")
+        right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / ".spacex" / "bench" / "out")
     parser.add_argument("--dag", default="build,watcher", help=f"shapes among {SHAPES}; '' skips")
     parser.add_argument("--runs", type=int, default=3, help="warm `spacex-etl run`s; 0 skips")
+    parser.add_argument("--screenshots", type=Path, help="grid screenshots of the watcher run")
     args = parser.parse_args(argv)
     shapes = [s for s in args.dag.split(",") if s]
     if set(shapes) - set(SHAPES):
@@ -156,12 +227,21 @@ def main(argv: list[str] | None = None) -> int:
             results["phases"] = phases(Path(tmp), args.runs)
             print(json.dumps(results["phases"]), flush=True)
         for shape in shapes:
-            results.setdefault("dag", {})[shape] = dag_run(shape, Path(tmp))
+            shots = args.screenshots if shape == "watcher" else None
+            results.setdefault("dag", {})[shape] = dag_run(shape, Path(tmp), shots)
             row = results["dag"][shape]
             print(f"{shape}: {row['state']} {row['run_s']} s ({row['dbt_tasks']} dbt tasks)")
             path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-    (args.out / "dbt.md").write_text("# dbt's fixed cost\n\n" + markdown(results))
+    chart(results, args.out / "dbt.png")
+    (args.out / "dbt.md").write_text(
+        "# dbt's fixed cost (`make bench-dbt`)\n\n"
+        "Written by `tests/benchmarks/dbt_cost.py`; every row names the machine and the load on "
+        "it when it ran (a shared machine: compare ratios within one run, not absolute times). "
+        "[ANALYSIS.md](ANALYSIS.md#dbts-fixed-cost) reads them.\n\n"
+        + markdown(results)
+        + "\n![the DAG per shape, and run's phases](dbt.png)\n"
+    )
     print(markdown(results))
     return 0 if all(r["state"] == "success" for r in results.get("dag", {}).values()) else 1
 
