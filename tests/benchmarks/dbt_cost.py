@@ -168,7 +168,9 @@ def markdown(results: dict[str, Any]) -> str:
             f"{m['measured_at']}; warm = median of {found['warm_runs']} runs.\n",
             "| run | " + " | ".join(found["cold"]) + " |",
             "|---|" + "---:|" * len(found["cold"]),
-            "| first (state prebuilt for another data dir: full parse) | " + " | ".join(str(v) for v in found["cold"].values()) + " |",
+            "| first (state prebuilt for another data dir: full parse) | "
+            + " | ".join(str(v) for v in found["cold"].values())
+            + " |",
             "| warm | " + " | ".join(str(v) for v in found["warm_median"].values()) + " |",
         ]
     return "\n".join(lines) + "\n"
