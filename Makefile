@@ -43,11 +43,14 @@ install-all: $(UV) ## Install everything: pipeline, dev tools, Airflow
 run: install ## Run the whole pipeline and print Q1/Q2 (INPUT=snapshot|file|https URL, WAREHOUSE=duckdb|postgres)
 	$(RUN) spacex-etl run --date $(DATE) --input $(INPUT)
 
-test: install-all lint ## Lint, type-check and run the whole test suite (what CI runs)
-	$(RUN) pytest
+# Test processes (pytest-xdist): one per core by default; each module runs whole on one of them.
+WORKERS ?= auto
 
-unit: install-all ## Only the fast unit tests
-	$(RUN) pytest tests/unit -q
+test: install-all lint dbt-manifest ## Lint, type-check and run the whole test suite, on every core (what CI runs)
+	$(RUN) pytest -n $(WORKERS) --dist loadscope
+
+unit: install-all ## The fast unit tests (no dbt runs): the inner loop, under a minute
+	$(RUN) pytest tests/unit -q -m "not slow" -n $(WORKERS) --dist loadscope
 
 lint: install-all ## ruff, mypy, sqlfluff, hadolint, compose schema, checkov
 	$(RUN) ruff check .

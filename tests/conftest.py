@@ -32,6 +32,18 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules holding a `slow` test run first (modules stay whole, their order otherwise kept).
+
+    `make test` runs `pytest -n auto --dist loadscope` (pytest-xdist): each module goes to one
+    worker, so a module-scoped fixture (one dbt build, one loaded warehouse) is built once per
+    run. Starting the long modules first keeps a worker from picking one up last and running on
+    alone while the other idles.
+    """
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's SPACEX_* settings or .env, nor writes into the repo."""

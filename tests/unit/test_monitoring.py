@@ -91,6 +91,7 @@ def test_only_a_fail_verdict_raises() -> None:
         monitoring.raise_on_fail({"run_id": "r9", "flagged": [warn | {"verdict": "fail"}]})
 
 
+@pytest.mark.slow
 def test_the_monitoring_models_compile_to_redshift_sql(monkeypatch: pytest.MonkeyPatch) -> None:
     """dbt compiles the models for the redshift target (its macros dispatched for Redshift)
     against a stand-in connection that answers nothing; each compiled query parses as Redshift."""
