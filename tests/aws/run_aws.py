@@ -109,7 +109,7 @@ class Result:
     calls: int = 0
     checks: list[tuple[Check, bool, str]] = field(default_factory=list)
     mutations: list[str] = field(default_factory=list)
-    destroy: str = "not run"
+    destroy: str = "not needed (nothing applied)"
 
 
 def log(message: str) -> None:
@@ -140,7 +140,8 @@ def terraform(workdir: Path, logfile: Path, *args: str, timeout: int = 900) -> s
         proc = subprocess.run(
             command, stdout=subprocess.PIPE, stderr=out, text=True, env=env, timeout=timeout
         )
-        out.write(proc.stdout)
+        if args[0] != "show":  # the state as JSON: large, and read from the run's own files
+            out.write(proc.stdout)
     if proc.returncode != 0:
         errors = re.findall(r"^Error: (.*)$", logfile.read_text(), re.M)
         why = errors[-1] if errors else f"exit {proc.returncode}"
@@ -175,6 +176,8 @@ def write_override(envdir: Path, endpoint: str) -> None:
 
 def init(envdir: Path, logs: Path) -> None:
     mirror = provider_mirror()
+    if mirror is not None and not (mirror / AWS_PROVIDER).is_dir():
+        raise AwsTestError(f"the provider mirror {mirror} (${MIRROR_ENV}) holds no {AWS_PROVIDER}")
     if mirror is None:
         try:
             requests.head("https://registry.terraform.io/.well-known/terraform.json", timeout=10)
@@ -289,19 +292,20 @@ def empty_buckets(endpoint: str) -> None:
     The bucket policies go first: moto would apply their Deny statements (raw/ deletes, TLS)
     regardless of conditions, and destroy removes them anyway."""
     s3 = s3_client(endpoint)
-    for bucket in s3.list_buckets().get("Buckets", []):
-        s3.delete_bucket_policy(Bucket=bucket["Name"])
+    buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+    for bucket in buckets:  # moto logs every request: stop that, or the log bucket refills
+        s3.put_bucket_logging(Bucket=bucket, BucketLoggingStatus={})
+    for bucket in buckets:
+        s3.delete_bucket_policy(Bucket=bucket)
         paginator = s3.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=bucket["Name"]):
+        for page in paginator.paginate(Bucket=bucket):
             for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-                s3.delete_object(
-                    Bucket=bucket["Name"], Key=item["Key"], VersionId=item["VersionId"]
-                )
+                s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
 
 
 def destroy(envdir: Path, endpoint: str, logs: Path) -> str:
-    """`terraform destroy` until nothing is left (moto logs requests into the access-log bucket
-    while the buckets go, so empty and retry); "clean" or why not."""
+    """`terraform destroy` until nothing is left (emptying the buckets first; a second round if
+    anything remains); "clean" or why not."""
     logfile = logs / "terraform-destroy.log"
     for _ in range(3):
         try:
@@ -310,7 +314,16 @@ def destroy(envdir: Path, endpoint: str, logs: Path) -> str:
             with logfile.open("a") as out:
                 out.write(f"emptying the buckets failed: {exc!r}\n")
         with contextlib.suppress(AwsTestError):
-            terraform(envdir, logfile, "destroy", "-auto-approve", "-input=false", *var_args())
+            # the state is current (nothing else touches the emulator): no refresh needed
+            terraform(
+                envdir,
+                logfile,
+                "destroy",
+                "-auto-approve",
+                "-input=false",
+                "-refresh=false",
+                *var_args(),
+            )
         left = resources(show_state(envdir, logs))
         if not left:
             buckets = s3_client(endpoint).list_buckets().get("Buckets", [])
@@ -589,7 +602,9 @@ def run(logs: Path, result: Result) -> None:
             added = re.search(r"Resources: (\d+) added", out)
             result.planned = int(added.group(1)) if added else result.applied
             log(f"apply {result.applied}/{result.planned} in {time.monotonic() - started:.0f}s")
+            started = time.monotonic()
             result.drift = plan_drift(envdir, logs)
+            log(f"second plan in {time.monotonic() - started:.0f}s")
             for address, attribute, why in result.drift:
                 log(f"plan drift: {address}.{attribute} — {why or 'NOT a known emulator gap'}")
             unknown = [f"{a}.{b}" for a, b, why in result.drift if not why]
@@ -611,20 +626,27 @@ def run(logs: Path, result: Result) -> None:
             )
             if denied := first_denied(result.checks):
                 raise AwsTestError(f"a job call is not allowed: {denied}", logs / "evaluation.txt")
+            started = time.monotonic()
             result.mutations = mutate(envdir, calls, endpoint, logs)
+            log(f"mutations in {time.monotonic() - started:.0f}s")
         finally:
-            log("terraform destroy")
+            started = time.monotonic()
             result.destroy = destroy(envdir, endpoint, logs)
+            log(f"destroy {result.destroy} in {time.monotonic() - started:.0f}s")
 
 
 def summary(result: Result, seconds: float) -> str:
-    known = sorted({why for _, _, why in result.drift if why})
+    counts: dict[str, int] = {}
+    for _, attribute, why in result.drift:
+        if why:
+            counts[attribute] = counts.get(attribute, 0) + 1
+    known = [f"{a} ({n})" if n > 1 else a for a, n in sorted(counts.items())]
     implied = len(result.checks)
     allowed = sum(1 for _, ok, _ in result.checks if ok)
     minutes, secs = divmod(int(seconds), 60)
     return (
         f"aws: apply {result.applied}/{result.planned} · plan drift {len(result.drift)}"
-        f" (known: {'; '.join(known) or 'none'}) · job calls {result.calls}"
+        f" (known: {', '.join(known) or 'none'}) · job calls {result.calls}"
         f" ({implied} IAM checks with the calls they imply), allowed {allowed}/{implied}"
         f" · mutations caught {len(result.mutations)}/{len(MUTATIONS)}"
         f" · destroy {result.destroy} · {minutes}m{secs:02d}s"
