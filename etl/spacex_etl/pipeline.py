@@ -167,12 +167,22 @@ COUNT_LIMIT_BYTES = 16 * 1024 * 1024
 """Larger raw objects are landed without a record count (counting would load them whole)."""
 
 
+DEEP_NESTING = ("depth limit exceeded", "nested too deeply")
+"""How the parser says an array is valid JSON but nested deeper than it goes: such a file is
+landed (uncounted), since the load reads only the contract's fields."""
+
+
 def _record_count(extracted: Extracted) -> int | None:
     """Records in the body, when it is small enough to parse here (larger objects are checked
     by the load); InputFormatError when it is not a JSON array."""
     if extracted.bytes > COUNT_LIMIT_BYTES:
         return None
-    return len(parse_array(extracted.path.read_bytes(), extracted.source))
+    try:
+        return len(parse_array(extracted.path.read_bytes(), extracted.source))
+    except InputFormatError as exc:
+        if any(deep in str(exc) for deep in DEEP_NESTING):
+            return None  # deeper than a parse here allows; the load reads only contract fields
+        raise
 
 
 def _unusable_name(resource: str, path: Path, error: InputFormatError) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from spacex_etl.config import Settings
@@ -140,12 +141,39 @@ def _freshness(
     return result
 
 
+SKIPPED = "skipped (newer already loaded)"
+
+
 def _counts(row: dict[str, Any]) -> dict[str, int]:
     return {name: int(row.get(f"records_{name}") or 0) for name in COUNTS}
 
 
-def chart_png(ledger: list[dict[str, Any]], resource: str = "launches") -> bytes:
-    """A PNG bar chart of one resource's counts over its last `CHART_RUNS` ledger rows."""
+def _skipped(row: dict[str, Any]) -> int:
+    """Records a succeeded load skipped because newer ones were loaded: the ledger counts as
+    loaded only the records written, so they are the rest of received."""
+    if row.get("status", "succeeded") != "succeeded":
+        return 0
+    return max(sum(_counts(row)[name] * (1 if name == "received" else -1) for name in COUNTS), 0)
+
+
+def _counts_with_skipped(row: dict[str, Any]) -> dict[str, int]:
+    return _counts(row) | {SKIPPED: _skipped(row)}
+
+
+def _run_label(row: dict[str, Any]) -> str:
+    """An x label: the ingest date, the whole run id (wrapped, never cut) and a failed or
+    rejected load's status, so that a load with no bars still says why."""
+    import textwrap
+
+    run_id = "\n".join(textwrap.wrap(str(row.get("run_id")), 24, break_on_hyphens=False))
+    status = row.get("status", "succeeded")
+    return f"{row.get('ingest_date')}\n{run_id}" + ("" if status == "succeeded" else f"\n{status}")
+
+
+def chart_png(
+    ledger: list[dict[str, Any]], resources: tuple[str, ...] = ("launches", "cores")
+) -> bytes:
+    """A PNG bar chart per resource: its counts over its last `CHART_RUNS` ledger rows."""
     import io
 
     import matplotlib
@@ -153,23 +181,29 @@ def chart_png(ledger: list[dict[str, Any]], resource: str = "launches") -> bytes
     matplotlib.use("Agg")  # no display, no server
     from matplotlib.figure import Figure
 
-    rows = [row for row in ledger if row.get("resource") == resource][-CHART_RUNS:]
-    figure = Figure(figsize=(9, 3.6), dpi=100)
-    axes = figure.subplots()
-    width = 0.2
-    for offset, name in enumerate(COUNTS):
-        xs = [i + (offset - 1.5) * width for i in range(len(rows))]
-        axes.bar(xs, [_counts(row)[name] for row in rows], width=width, label=name)
-    axes.set_xticks(range(len(rows)))
-    axes.set_xticklabels(
-        [f"{row.get('ingest_date')}\n{str(row.get('run_id'))[-14:]}" for row in rows],
-        fontsize=6,
-        rotation=30,
-    )
-    axes.set_ylabel("records")
-    axes.set_title(f"{resource}: records per load (last {len(rows)} ledger rows)")
-    axes.margins(y=0.2)  # room above the bars for the legend
-    axes.legend(fontsize=7, ncols=4, loc="upper left")
+    figure = Figure(figsize=(10, 4.2 * len(resources)), dpi=100)
+    names = [*COUNTS, SKIPPED]
+    width = 0.8 / len(names)
+    for axes, resource in zip(
+        figure.subplots(len(resources), 1, squeeze=False)[:, 0], resources, strict=True
+    ):
+        rows = [row for row in ledger if row.get("resource") == resource][-CHART_RUNS:]
+        for offset, name in enumerate(names):
+            xs = [i + (offset - (len(names) - 1) / 2) * width for i in range(len(rows))]
+            values = [_counts_with_skipped(row)[name] for row in rows]
+            axes.bar(xs, values, width=width, label=name)
+        for i, row in enumerate(rows):
+            if row.get("status", "succeeded") != "succeeded":
+                axes.axvspan(i - 0.45, i + 0.45, color="#d62728", alpha=0.12, lw=0)
+        axes.set_xticks(range(len(rows)))
+        axes.set_xticklabels([_run_label(row) for row in rows], fontsize=6)
+        axes.set_ylabel("records")
+        axes.set_title(
+            f"{resource}: records per load (last {len(rows)} ledger rows; "
+            "shaded: rejected or failed, nothing loaded)"
+        )
+        axes.margins(y=0.25)  # room above the bars for the legend
+        axes.legend(fontsize=7, ncols=5, loc="upper left")
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -206,6 +240,41 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><tr>{head}</tr>{body or '<tr><td>none</td></tr>'}</table>"
 
 
+Q2_PAGE_ROWS = 30
+"""Q2 rows shown on the page (the shortest gaps); the rest is counted."""
+
+
+def _q2_table(found: dict[str, Any]) -> str:
+    from html import escape
+
+    rows = [
+        [
+            r.get("core_serial") or "?",
+            r["core_id"],
+            str(r["previous_launch_date_utc"])[:10],
+            str(r["launch_date_utc"])[:10],
+            f"{float(r['days_since_previous_launch']):.2f}",
+            r["launch_name"],
+        ]
+        for r in found["q2_cores"][:Q2_PAGE_ROWS]
+    ]
+    more = found["q2_flights"] - len(rows)
+    model = escape(found["q2_model"])
+    note = f"<p>… and {more:,} more, longer gaps: the whole answer is {model}</p>"
+    headers = ["serial", "core id", "previous launch", "launch", "days", "launch name"]
+    return _table(headers, rows) + (note if more > 0 else "")
+
+
+def _scope_html(scope: dict[str, Any] | None) -> str:
+    if not scope:
+        return ""
+    return (
+        f"<p><small>Scope: the {scope['launches']} launches in the warehouse, from "
+        f"{scope['loads']} load(s), ingest dates {scope['first_ingest_date']} … "
+        f"{scope['last_ingest_date']}.</small></p>"
+    )
+
+
 def render_html(
     facts: dict[str, Any], found: dict[str, Any] | None, png: bytes, monitoring_html: str = ""
 ) -> str:
@@ -214,7 +283,8 @@ def render_html(
     import base64
     from html import escape
 
-    counts = [[res, *c.values()] for res, c in facts["counts"].items()]
+    counts = [[row["resource"], *_counts_with_skipped(row).values()] for row in facts["runs"]]
+    count_names = [*COUNTS, "skipped (newer already loaded; --force replaces them)"]
     quarantine = [[q["resource"], q["rule"], q["field"], q["records"]] for q in facts["quarantine"]]
     freshness = [
         [f["resource"], f["loaded_at"], f"{f['age_hours']:.1f}", f["status"]]
@@ -235,8 +305,15 @@ def render_html(
             f"<b>{found['q2_flights']}</b> flights by "
             f"<b>{found['q2_distinct_cores']}</b> cores"
             f"<br><small>{escape(found['q2_definition'])}</small></p>"
+            + _q2_table(found)
+            + _scope_html(found.get("scope"))
         )
     chart = base64.b64encode(png).decode()
+    chart_alt = "records per load: " + "; ".join(
+        f"{r.get('resource')} {r.get('ingest_date')} run {r.get('run_id')} "
+        f"{r.get('status', 'succeeded')}"
+        for r in facts["ledger"][-2 * CHART_RUNS :]
+    )
     title = f"spacex-elt data quality — run {facts['run_id']}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>
@@ -246,8 +323,8 @@ th{{background:#eee}}</style></head><body>
 <h1>{escape(title)}</h1>
 <p>ingest date {escape(facts["ingest_date"])}</p>
 {monitoring_html}
-<h2>Counts (received = loaded + quarantined + deduplicated)</h2>
-{_table(["resource", *COUNTS], counts)}
+<h2>Counts (received = loaded + quarantined + deduplicated + skipped)</h2>
+{_table(["resource", *count_names], counts)}
 <h2>Load status</h2>
 {_table(["resource", "status", "error"], statuses)}
 <h2>Quarantine by rule and field</h2>
@@ -257,7 +334,7 @@ th{{background:#eee}}</style></head><body>
 <h2>Answers</h2>
 {answer_html}
 <h2>Counts over the last loads</h2>
-<img alt="records per load" src="data:image/png;base64,{chart}">
+<img alt="{escape(chart_alt)}" src="data:image/png;base64,{chart}">
 </body></html>
 """
 
@@ -289,5 +366,7 @@ def publish(
     name = f"data_quality-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.html"
     key = zone_key(REPORT_ZONE, "run", facts["ingest_date"], facts["run_id"], name)
     uri = open_lake(settings.lake_root).put(key, page.encode())
+    if "://" not in uri:  # a page to open and share, not private data: readable like any file
+        Path(uri).chmod(0o644)
     log.info("data-quality report: %s", uri)
     return uri

@@ -73,6 +73,31 @@ def test_records_skipped_for_newer_ones_are_never_called_loaded(loaded: Env) -> 
     assert "launches   received 205 = loaded 205 + quarantined 0" in forced
 
 
+def test_the_report_page_counts_skipped_and_rejected_loads_and_names_whole_run_ids(
+    loaded: Env, tmp_path: Path
+) -> None:
+    loaded.cli("run", "--date", FUTURE, "--allow-future-date", "--skip-transform")
+    loaded.cli(
+        "run", "--date", DAY2, "--skip-transform", "--run-id", "manual__2026-12-03T10-00-00.try1"
+    )
+    empty = write(tmp_path / "empty.json", [])
+    loaded.cli("run", "--input", str(empty), "--date", DAY2, "--skip-transform", expect=1)
+
+    uri = json.loads(
+        loaded.cli("report", "--run-id", "manual__2026-12-03T10-00-00.try1", "--json").stdout
+    )["report_uri"]
+    page = Path(uri).read_text()
+
+    assert Path(uri).stat().st_mode & 0o777 == 0o644
+    counts = re.sub(r"<[^>]+>", " ", page.split("<h2>Counts", 1)[1].split("<h2>", 1)[0])
+    assert "skipped (newer already loaded; --force replaces them)" in counts
+    assert "launches 205 0 0 0 205 cores" in " ".join(counts.split())
+    alt = page.split('alt="records per load: ', 1)[1].split('"', 1)[0]
+    assert f"launches {DAY2} run manual__2026-12-03T10-00-00.try1 succeeded" in alt
+    assert re.search(rf"launches {DAY2} run [\w.-]+ rejected", alt)
+    assert f"cores {FUTURE} run" in alt  # the chart covers cores too
+
+
 # -- one line per failure ------------------------------------------------------------------------
 @pytest.mark.slow
 def test_a_second_run_is_refused_and_ctrl_c_names_the_stage(duck: Env) -> None:
@@ -129,6 +154,9 @@ def test_answers_say_their_scope_and_long_lists_are_cut_with_a_count(
     [q1] = [line for line in over_file.splitlines() if line.startswith("Q1")]
     assert re.search(r" … and \d+ more cores tied \(--json lists all\)$", q1), q1
     assert q1.count("flights)") == 5
+    page = Path(re.findall(r"^  report +(\S+)$", over_all, re.M)[0]).read_text()
+    assert "Scope: the 205 launches in the warehouse, from 2 load(s)" in page
+    assert "<td>21.26</td>" in page  # Q2's rows, not only its count
 
 
 # -- fail fast -----------------------------------------------------------------------------------

@@ -254,9 +254,8 @@ def test_load_sequence_is_one_transaction_copy_then_merge(
         "create raw table",
         "read columns",
         *["create staging", "COPY"] * 5,
-        "merge",
-        "append ledger",
-        "merge",
+        "merge",  # the merge, then counting the written keys
+        "append ledger",  # whose loaded count is those keys' records
         "drop staging",
         "COMMIT",
     ]

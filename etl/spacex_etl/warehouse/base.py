@@ -205,7 +205,9 @@ class SqlWarehouse(ABC):
     def merge_statements(
         self, batch: Batch, staged: dict[str, str], accepted: str, force: bool
     ) -> list[tuple[str, tuple[Any, ...]]]:
-        """The statements that move staged rows into the raw tables (see module docstring)."""
+        """The statements that move staged rows into the raw tables and replace the batch's
+        quarantine rows (see module docstring); the ledger row follows once the written keys
+        are counted."""
         resource = batch.resource
         key = ident(PARENT_KEY[resource])
         parent = RESOURCE_TABLES[resource][0]
@@ -256,7 +258,6 @@ class SqlWarehouse(ABC):
                 f"select {qcols} from {ident(staged['quarantine'])}",
                 (),
             ),
-            self._ledger_insert(batch.ledger_row()),
         ]
         return statements
 
@@ -373,6 +374,10 @@ class SqlWarehouse(ABC):
                 result.keys_written = int(cur.fetchall()[0][0])
                 parent_rows = batch.rows.get(batch.tables[0], 0)
                 result.keys_skipped_newer = parent_rows - result.keys_written
+                # the ledger counts as loaded only the records written, not those skipped
+                ledger = batch.ledger_row()
+                ledger["records_loaded"] = batch.records_loaded - result.keys_skipped_newer
+                cur.execute(*self._ledger_insert(ledger))
                 if result.keys_written == parent_rows:
                     result.rows = batch.row_counts()
                 else:

@@ -76,10 +76,10 @@ delete from "spacex_raw"."quarantine" where "resource" = %s and "_source" = %s a
 
 insert into "spacex_raw"."quarantine" ("resource", "record_index", "record_id", "field", "rule", "message", "record_json", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "resource", "record_index", "record_id", "field", "rule", "message", "record_json", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_quarantine_00000zabc123";
 
+select count(*) from "accepted_launches_00000zabc123";
+
 insert into "spacex_raw"."load_ledger" ("resource", "source", "ingest_date", "run_id", "raw_uri", "raw_sha256", "records_received", "records_loaded", "records_quarantined", "records_deduplicated", "loaded_at", "status", "error", "extracted_at", "bytes", "drift_events", "quarantined_by_rule", "newest_source_at") values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
 -- params: ('launches', 'snapshot', datetime.date(2024, 6, 1), '20240601T000000Z-abc123', 's3://spacex-lake/elt/raw/spacex/launches/ingest_date=2024-06-01/run/launches.json', 'abababababababababababababababababababababababababababababababab', 2, 1, 1, 0, datetime.datetime(2024, 6, 1, 12, 0), 'succeeded', None, None, 505, 24, 'int_type:flight_number=1', datetime.datetime(2006, 3, 24, 22, 30))
-
-select count(*) from "accepted_launches_00000zabc123";
 
 drop table if exists "stg_launches_00000zabc123";
 
