@@ -207,8 +207,17 @@ def table(rows: list[dict[str, Any]]) -> str:
         "| x floor time | x floor CPU | x floor RSS | answers = floor | measured on | note |",
         "|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
+    shown_floor = {r["n"]: r for r in rows if r["contestant"] == "floor"}
     for row in sorted(rows, key=lambda r: (r["n"], CONTESTANTS.index(r["contestant"]))):
         match = {True: "yes", False: "**NO**", None: "-"}[row.get("match")]
+        own, shown = row.get("floor"), shown_floor.get(row["n"])
+        if own and shown and own["measured_at"] != shown["measured_at"]:
+            # The ratios are against the floor of the row's own run, not the floor row above.
+            row = {
+                **row,
+                "note": f"{row['note']} ratios vs its run's floor: {own['seconds']} s, "
+                f"{own.get('cpu_s', '-')} s CPU".strip(),
+            }
         lines.append(
             f"| {row['n']:,} | {row['mb']:,.0f} | {LABELS[row['contestant']]} | "
             f"{row['seconds']:.2f} | {row.get('cpu_s', '-')} | {row['peak_rss_mib']:,} | "
