@@ -72,9 +72,11 @@ ENV PATH=/app/.venv/bin:$PATH \
 
 # The dbt manifest and partial-parse state, made with the settings the job runs with (`dbt parse`
 # needs no connection): every run starts dbt warm from /app/dbt_spacex/target/ (read-only).
+# What the parse leaves in /data (dbt's logs, the CLI's lock file) is root's: removed, so the job
+# user finds /data empty.
 RUN spacex-etl transform --command parse \
     && test -s /app/dbt_spacex/target/partial_parse.msgpack \
-    && rm -rf /data/dbt
+    && rm -rf /data/dbt /data/spacex-etl.lock
 
 USER 10001:10001
 WORKDIR /data
