@@ -161,6 +161,13 @@ FIGURES: list[tuple[str, str, Source]] = [
         r"\| longest delay \| (\d+) min \|",
         dag_defaults("max_retry_delay_s", per=60),
     ),
+    ("part-3/README.md", r"one row per core id \((\d+)\)", counts("core_ids")),
+    ("part-3/README.md", r"one row per launch \((\d+)\)", counts("launches")),
+    (
+        "part-3/README.md",
+        r"one row per reuse \((\d+)\)",
+        lambda _: (snapshot_counts()["flights"] - snapshot_counts()["flown_cores"],),
+    ),
     ("part-4/README.md", r"The (\d+) upcoming launches are excluded", counts("upcoming")),
     ("part-4/README.md", r"the (\d+) core\s+slots with `core: null`", counts("null_slots")),
     (
