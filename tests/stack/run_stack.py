@@ -450,7 +450,8 @@ def warehouse(env: dict[str, str]) -> tuple[tuple[int, int, int], dict[str, int]
         counts = {
             f"{s}.{t}": conn.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
             for s, t in tables
-            if "ledger" not in t  # one row per load attempt, by design
+            # append-only history by design: one row per load attempt, one per run and phase
+            if "ledger" not in t and t != "run_phases"
         }
     return q, counts
 
