@@ -133,7 +133,7 @@ def load(extracted: Any) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     rows: dict[str, int] = {}
     for item in loaded:
-        rows.update(item.rows)
+        rows.update(item.result.rows if item.result else {})
     env = transform.dbt_location(settings)  # names only: no credentials fetched for lineage
     summary = {
         "raw_uris": raw_uris,

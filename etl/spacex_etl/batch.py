@@ -7,17 +7,20 @@ paths, row counts, the quarantine and the verdicts the load needs (contract brea
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from spacex_etl.contract import KEY_MAX_BYTES, RESOURCE_TABLES, arrow_schema, columns, fit_text
 from spacex_etl.validate import QuarantineLog
+
+if TYPE_CHECKING:
+    from spacex_etl.columnar import Staged
+    from spacex_etl.warehouse.base import LoadResult
 
 QUARANTINE_BATCH_ROWS = 10_000
 
@@ -33,30 +36,25 @@ class BatchKey:
 
 @dataclass
 class Batch:
-    """The staged tables of one batch, ready to load, plus everything the run summary reports."""
+    """One batch from staging to the run summary: its key and raw object, what staging found
+    (`staged`: counts, quarantine, parts, verdicts — computed once, carried, never copied), and
+    what loading did (`result`)."""
 
     key: BatchKey
     run_id: str
     raw_uri: str
     raw_sha256: str
-    received: int = 0
-    deduplicated: int = 0
-    parts: dict[str, list[Path]] = field(default_factory=dict)
-    """Local Parquet files of each table (and `quarantine`); none when a table has no rows."""
-    rows: dict[str, int] = field(default_factory=dict)
-    """Rows staged per data table."""
-    quarantine: QuarantineLog = field(default_factory=QuarantineLog)
-    """The set-aside records (JSON lines on disk, every record whole)."""
+    staged: Staged | None = None
+    """What checking and flattening the raw file produced; None until it is staged."""
+    result: LoadResult | None = None
+    """What the warehouse load did; None until it is loaded."""
     staged_uris: dict[str, list[str]] = field(default_factory=dict)
-    """Lake URIs of the same parts, once published to the lake's staged zone."""
+    """Lake URIs of the parts, once published to the lake's staged zone."""
+    quarantine_uri: str | None = None
+    """The lake's copy of the quarantine (JSON lines, every record whole), once published."""
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
     extracted_at: datetime | None = None
     """When the raw object was extracted (UTC, naive): breaks ties between same-date batches."""
-    drift: dict[str, list[str]] = field(default_factory=dict)
-    rule_counts: Counter[tuple[str, str]] = field(default_factory=Counter)
-    """Records rejected per (field, rule), from validation."""
-    timings_s: dict[str, float] = field(default_factory=dict)
-    """Wall and CPU seconds per staging step (for the benchmark's profile)."""
     bytes: int = 0
     """Size of the raw file."""
     newest_source_at: datetime | None = None
@@ -76,15 +74,63 @@ class Batch:
         return RESOURCE_TABLES[self.resource]
 
     @property
+    def _stage(self) -> Staged:
+        if self.staged is None:
+            raise ValueError(f"{self.raw_uri} has not been staged")
+        return self.staged
+
+    @property
+    def received(self) -> int:
+        return self._stage.received
+
+    @property
+    def deduplicated(self) -> int:
+        return self._stage.deduplicated
+
+    @property
     def records_loaded(self) -> int:
-        return self.received - self.deduplicated - len(self.quarantine)
+        return self._stage.loaded
+
+    @property
+    def quarantine(self) -> QuarantineLog:
+        return self._stage.quarantine
+
+    @property
+    def parts(self) -> dict[str, list[Path]]:
+        """Local Parquet files of each table (and `quarantine`); none when a table has no rows."""
+        return self._stage.parts
+
+    @property
+    def rows(self) -> dict[str, int]:
+        """Rows staged per data table."""
+        return self._stage.rows
+
+    @property
+    def drift(self) -> dict[str, list[str]]:
+        return self._stage.drift
+
+    @property
+    def timings_s(self) -> dict[str, float]:
+        """Wall and CPU seconds per staging step (for the benchmark's profile)."""
+        return self._stage.timings_s
+
+    def counts(self) -> dict[str, int]:
+        """received = loaded + skipped_newer_in_warehouse + quarantined + deduplicated."""
+        skipped = self.result.keys_skipped_newer if self.result else 0
+        return {
+            "received": self.received,
+            "loaded": self.records_loaded - skipped,
+            "quarantined": len(self.quarantine),
+            "deduplicated": self.deduplicated,
+            "skipped_newer_in_warehouse": skipped,
+        }
 
     def broken_rules(self, max_share: float) -> list[tuple[str, str, int]]:
         """(field, rule, records) for each rule that rejected more than `max_share` of the
         batch: a contract break (the source changed), not a few bad records."""
         return [
             (name, rule, count)
-            for (name, rule), count in self.rule_counts.most_common()
+            for (name, rule), count in self._stage.rule_counts.most_common()
             if count > max_share * self.received
         ]
 
@@ -127,7 +173,10 @@ class Batch:
         return path
 
     def ledger_row(self, status: str = "succeeded", error: str | None = None) -> dict[str, Any]:
-        """This batch's row of the append-only load ledger."""
+        """This batch's row of the append-only load ledger, for every outcome: loaded
+        (`succeeded`), rolled back (`failed`), or refused (`rejected`: before staging, when the
+        file was unusable, its counts are unknown)."""
+        staged = self.staged
         return {
             "resource": self.resource,
             "source": self.key.source,
@@ -135,10 +184,10 @@ class Batch:
             "run_id": self.run_id,
             "raw_uri": self.raw_uri,
             "raw_sha256": self.raw_sha256,
-            "records_received": self.received,
-            "records_loaded": self.records_loaded if status == "succeeded" else 0,
-            "records_quarantined": len(self.quarantine),
-            "records_deduplicated": self.deduplicated,
+            "records_received": staged.received if staged else None,
+            "records_loaded": staged.loaded if staged and status == "succeeded" else 0,
+            "records_quarantined": len(staged.quarantine) if staged else None,
+            "records_deduplicated": staged.deduplicated if staged else None,
             # a success carries the load time stamped on its rows; a failure, when it happened
             "loaded_at": self.loaded_at
             if status == "succeeded"
@@ -147,9 +196,10 @@ class Batch:
             "error": fit_text(error, 4000),
             "extracted_at": self.extracted_at,
             "bytes": self.bytes,
-            "drift_events": sum(len(paths) for paths in self.drift.values()),
+            "drift_events": sum(len(paths) for paths in staged.drift.values()) if staged else None,
             "quarantined_by_rule": "; ".join(
-                f"{rule}:{name}={count}" for (name, rule), count in sorted(self.rule_counts.items())
+                f"{rule}:{name}={count}"
+                for (name, rule), count in sorted(staged.rule_counts.items() if staged else ())
             )
             or None,
             "newest_source_at": self.newest_source_at,
@@ -159,22 +209,15 @@ class Batch:
 def stage_batch(path: Path, work: Path, batch: Batch, name: str | None = None) -> Batch:
     """Check, flatten and stage the raw file `path` into Parquet parts under `work`.
 
-    Fills the batch's counts, quarantine, verdicts and parts (the quarantine as one more part).
+    Sets `batch.staged`: counts, quarantine, verdicts and parts (the quarantine as one more part).
     `name` is how errors refer to the file (its lake URI). Raises InputFormatError when the file
     is not a JSON array of records.
     """
     from spacex_etl import columnar, monitoring
 
-    staged = columnar.stage_file(
+    batch.staged = columnar.stage_file(
         path, work, batch.resource, columnar.BatchMeta(batch.metadata()), name=name
     )
-    batch.received, batch.deduplicated = staged.received, staged.deduplicated
-    batch.quarantine = staged.quarantine
-    batch.rule_counts = staged.rule_counts
-    batch.drift = staged.drift
-    batch.parts = dict(staged.parts)
-    batch.rows = dict(staged.rows)
-    batch.timings_s = dict(staged.timings_s)
     batch.bytes = path.stat().st_size
     batch.newest_source_at = monitoring.newest_source_at(batch.resource, batch.parts)
     if batch.quarantine:  # an empty quarantine needs no file (nor pyarrow's pandas import)

@@ -25,6 +25,7 @@ import typer
 from pydantic import ValidationError as SettingsValidationError
 
 from spacex_etl import __version__, pipeline
+from spacex_etl.batch import Batch
 from spacex_etl.config import SNAPSHOT, Settings
 from spacex_etl.errors import BusyError, SpacexEtlError
 
@@ -479,18 +480,19 @@ def load(
     """Validate, stage (Parquet) and load raw objects: one warehouse transaction per batch."""
     ingest_date = _date(date_, allow_future_date)
 
-    def action() -> list[pipeline.Loaded]:
+    def action() -> list[Batch]:
         settings = Settings()
         with _exclusive(settings, "load"):
             return pipeline.load(settings, ingest_date, raw_uri, force, allow_shrink)
 
     loaded = _guard(debug, action, Stages("load", "load"))
     if json_:
-        _emit_json({"loaded": [vars(item) for item in loaded]})
+        _emit_json({"loaded": [pipeline.load_summary(item) for item in loaded]})
     else:
         for item in loaded:
+            rows = item.result.rows if item.result else {}
             _echo(
-                f"{item.resource}: {_counts_line(item.counts())}; rows {item.rows}"
+                f"{item.resource}: {_counts_line(item.counts())}; rows {rows}"
                 + (f"; quarantine {item.quarantine_uri}" if item.quarantine_uri else "")
             )
 

@@ -35,7 +35,7 @@ from spacex_etl.lake import (
 )
 from spacex_etl.sources import Extracted, check_source, cores_location, fetch, resolve_input
 from spacex_etl.validate import parse_array
-from spacex_etl.warehouse import LoadResult, SqlWarehouse, open_warehouse
+from spacex_etl.warehouse import SqlWarehouse, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -66,33 +66,20 @@ class Landed:
     run_id: str
 
 
-@dataclass
-class Loaded:
-    """What loading one raw object did."""
-
-    resource: str
-    raw_uri: str
-    received: int
-    loaded: int
-    quarantined: int
-    deduplicated: int
-    rows: dict[str, int]
-    keys_skipped_newer: int
-    quarantine_uri: str | None
-    staged_uris: dict[str, list[str]]
-    drift: dict[str, list[str]] = field(default_factory=dict)
-    timings_s: dict[str, float] = field(default_factory=dict)
-    """Seconds per staging step (wall and CPU), for the benchmark's profile."""
-
-    def counts(self) -> dict[str, int]:
-        """received = loaded + skipped_newer_in_warehouse + quarantined + deduplicated."""
-        return {
-            "received": self.received,
-            "loaded": self.loaded,
-            "quarantined": self.quarantined,
-            "deduplicated": self.deduplicated,
-            "skipped_newer_in_warehouse": self.keys_skipped_newer,
-        }
+def load_summary(batch: Batch) -> dict[str, Any]:
+    """What loading one raw object did, as JSON-able values (`spacex-etl load --json`)."""
+    result = batch.result
+    return {
+        "resource": batch.resource,
+        "raw_uri": batch.raw_uri,
+        **batch.counts(),
+        "rows": result.rows if result else {},
+        "keys_skipped_newer": result.keys_skipped_newer if result else 0,
+        "quarantine_uri": batch.quarantine_uri,
+        "staged_uris": batch.staged_uris,
+        "drift": batch.drift,
+        "timings_s": batch.timings_s,
+    }
 
 
 @dataclass
@@ -105,7 +92,7 @@ class RunSummary:
     warehouse: str
     lake: str
     landed: list[Landed] = field(default_factory=list)
-    loaded: list[Loaded] = field(default_factory=list)
+    loaded: list[Batch] = field(default_factory=list)
     answers: dict[str, Any] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     dbt: dict[str, Any] = field(default_factory=dict)
@@ -117,7 +104,7 @@ class RunSummary:
         raw = next((item for item in self.landed if item.resource == "launches"), None)
         rows: dict[str, int] = {}
         for item in self.loaded:
-            rows.update(item.rows)
+            rows.update(item.result.rows if item.result else {})
         quarantine_uris = [item.quarantine_uri for item in self.loaded if item.quarantine_uri]
         return {
             "run_id": self.run_id,
@@ -128,7 +115,7 @@ class RunSummary:
             "counts": {
                 "received": launches.received if launches else 0,
                 "loaded": rows,
-                "quarantined": sum(item.quarantined for item in self.loaded),
+                "quarantined": sum(len(item.quarantine) for item in self.loaded),
                 "deduplicated": sum(item.deduplicated for item in self.loaded),
                 "by_resource": {item.resource: item.counts() for item in self.loaded},
             },
@@ -268,6 +255,7 @@ def extract(
     cores_input: str | None = None,
     *,
     local_files: bool | None = None,
+    lake: Lake | None = None,
 ) -> list[Landed]:
     """Fetch launches (and cores, when a cores source is known) and land them raw.
 
@@ -285,7 +273,7 @@ def extract(
         locations["cores"] = cores
     for location in locations.values():
         check_source(location, settings, local_ok=local_ok)
-    lake = open_lake(settings.lake_root)
+    lake = lake or open_lake(settings.lake_root)
     landed = []
     for resource, location in locations.items():
         with fetch(location, resource, settings, local_ok=local_ok) as extracted:
@@ -364,28 +352,6 @@ class Rejected(Exception):
     ledger_row: dict[str, Any] | None
 
 
-def _rejection_row(manifest: dict[str, Any], raw_uri: str, error: Exception) -> dict[str, Any]:
-    """The ledger row of a raw object refused before it became a batch (unusable file)."""
-    return {
-        "resource": manifest.get("resource"),
-        "source": manifest.get("source"),
-        "ingest_date": date.fromisoformat(manifest["ingest_date"]),
-        "run_id": manifest.get("run_id"),
-        "raw_uri": raw_uri,
-        "raw_sha256": manifest.get("sha256"),
-        "records_received": None,
-        "records_loaded": 0,
-        "records_quarantined": None,
-        "records_deduplicated": None,
-        "loaded_at": datetime.now(UTC).replace(tzinfo=None),
-        "status": "rejected",
-        "error": str(error)[:4000],
-        "extracted_at": datetime.fromisoformat(manifest["extracted_at"])
-        .astimezone(UTC)
-        .replace(tzinfo=None),
-    }
-
-
 def prepare(lake: Lake, raw_uri: str, work: Path) -> Batch:
     """Check a raw object against its manifest, then validate, flatten and stage it as Parquet
     parts under `work` (see `batch.stage_batch`); the object is streamed, never held whole.
@@ -422,7 +388,7 @@ def prepare(lake: Lake, raw_uri: str, work: Path) -> Batch:
                 )
             stage_batch(path, work, batch, name=f"{raw_uri} (from {manifest['source']})")
     except (ContractError, InputFormatError) as exc:
-        raise Rejected(exc, _rejection_row(manifest, raw_uri, exc)) from exc
+        raise Rejected(exc, batch.ledger_row("rejected", str(exc))) from exc
     return batch
 
 
@@ -450,14 +416,17 @@ def load(
     raw_uris: list[str] | None = None,
     force: bool = False,
     allow_shrink: bool = False,
-) -> list[Loaded]:
+    *,
+    lake: Lake | None = None,
+    warehouse: SqlWarehouse | None = None,
+) -> list[Batch]:
     """Validate, stage and load raw objects (given, or the newest of each resource for a date).
 
     Every object is validated, and its quarantine written, before anything is loaded; a
     refused object (unusable file, changed raw, contract break) stops the load with one error
     and a `rejected` ledger row.
     """
-    lake = open_lake(settings.lake_root)
+    lake = lake or open_lake(settings.lake_root)
     if not raw_uris:
         if ingest_date is None:
             raise LakeError("load needs --date or --raw-uri")
@@ -468,7 +437,7 @@ def load(
                 f"no raw launches for ingest_date={ingest_date} in {settings.lake_root}; "
                 "run `spacex-etl extract` first"
             )
-    warehouse = open_warehouse(settings)
+    warehouse = warehouse or open_warehouse(settings)
     with tempfile.TemporaryDirectory(prefix="spacex-etl-stage-") as work:
         return _load(lake, warehouse, settings, raw_uris, Path(work), force, allow_shrink)
 
@@ -481,15 +450,15 @@ def _load(
     work: Path,
     force: bool,
     allow_shrink: bool,
-) -> list[Loaded]:
+) -> list[Batch]:
     quality = settings.quality
-    batches: list[tuple[Batch, str | None]] = []
+    batches: list[Batch] = []
     for number, uri in enumerate(raw_uris):  # validate all (keep every quarantine), then load
         try:
             batch = prepare(lake, uri, work / str(number))
         except Rejected as rejected:
             raise _refuse(warehouse, rejected) from rejected
-        quarantine_uri = publish(lake, batch)
+        batch.quarantine_uri = publish(lake, batch)
         if batch.drift:
             log.warning(
                 "schema drift in %s: %s",
@@ -500,28 +469,11 @@ def _load(
         if broken:
             error = contract_break(batch, broken)
             raise _refuse(warehouse, Rejected(error, batch.ledger_row("rejected", str(error))))
-        batches.append((batch, quarantine_uri))
+        batches.append(batch)
     min_share = None if allow_shrink else quality.min_share_of_last_load
-    results: list[Loaded] = []
-    for batch, quarantine_uri in sorted(batches, key=lambda item: item[0].resource != "cores"):
-        result: LoadResult = warehouse.load_batch(batch, force=force, min_share=min_share)
-        results.append(
-            Loaded(
-                resource=batch.resource,
-                raw_uri=batch.raw_uri,
-                received=batch.received,
-                loaded=batch.records_loaded - result.keys_skipped_newer,
-                quarantined=len(batch.quarantine),
-                deduplicated=batch.deduplicated,
-                rows=result.rows,
-                keys_skipped_newer=result.keys_skipped_newer,
-                quarantine_uri=quarantine_uri,
-                staged_uris=dict(batch.staged_uris),
-                drift=dict(batch.drift),
-                timings_s=dict(batch.timings_s),
-            )
-        )
-    return results
+    for batch in sorted(batches, key=lambda item: item.resource != "cores"):
+        batch.result = warehouse.load_batch(batch, force=force, min_share=min_share)
+    return batches
 
 
 def stale_warnings(settings: Settings) -> list[str]:
@@ -559,10 +511,10 @@ def _failed_dbt_nodes(settings: Settings) -> list[str]:
 
 
 # -- run -------------------------------------------------------------------------------------
-def check_warehouse(settings: Settings) -> None:
+def check_warehouse(settings: Settings, warehouse: SqlWarehouse | None = None) -> None:
     """Connect to the warehouse once, so that one which is down or refuses the login fails the
     run before anything is fetched, landed or staged."""
-    with open_warehouse(settings).transaction():
+    with (warehouse or open_warehouse(settings)).transaction():
         pass
 
 
@@ -592,15 +544,20 @@ def run(
         warehouse=settings.warehouse,
         lake=settings.lake_root,
     )
-    check_warehouse(settings)
+    lake, warehouse = open_lake(settings.lake_root), open_warehouse(settings)
+    check_warehouse(settings, warehouse)
     with timed(summary.timings_s, "extract", progress):
-        summary.landed = extract(settings, ingest_date, run_id, input_location, cores_input)
+        summary.landed = extract(
+            settings, ingest_date, run_id, input_location, cores_input, lake=lake
+        )
     with timed(summary.timings_s, "load", progress):
         summary.loaded = load(
             settings,
             raw_uris=[item.raw_uri for item in summary.landed],
             force=force,
             allow_shrink=allow_shrink,
+            lake=lake,
+            warehouse=warehouse,
         )
 
     def record(*stages: str) -> None:
@@ -612,12 +569,18 @@ def run(
         with timed(summary.timings_s, "transform", progress):
             summary.dbt = transform.build(settings)
         record("transform")
-        with timed(summary.timings_s, "answers", progress):
-            summary.answers = report.answers(settings)
-        with timed(summary.timings_s, "report", progress):
-            summary.anomalies = monitoring.try_anomalies(settings, run_id)
-            summary.report_uri = report.publish(
-                settings, run_id, found=summary.answers, anomalies=summary.anomalies
-            )
+        with warehouse.reads():  # one connection for the answers and the report
+            with timed(summary.timings_s, "answers", progress):
+                summary.answers = report.answers(settings, warehouse)
+            with timed(summary.timings_s, "report", progress):
+                summary.anomalies = monitoring.try_anomalies(settings, run_id)
+                summary.report_uri = report.publish(
+                    settings,
+                    run_id,
+                    found=summary.answers,
+                    anomalies=summary.anomalies,
+                    lake=lake,
+                    warehouse=warehouse,
+                )
         record("answers", "report")
     return summary

@@ -6,12 +6,15 @@ import logging
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spacex_etl.config import Settings
 from spacex_etl.errors import LoadError, SpacexEtlError
-from spacex_etl.warehouse import open_warehouse
+from spacex_etl.warehouse import SqlWarehouse, open_warehouse
 from spacex_etl.warehouse.base import ident
+
+if TYPE_CHECKING:
+    from spacex_etl.lake import Lake
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +43,10 @@ thousands of rows (560k at 1M generated launches), which belong in the warehouse
 the job's memory."""
 
 
-def answers(settings: Settings) -> dict[str, Any]:
+def answers(settings: Settings, warehouse: SqlWarehouse | None = None) -> dict[str, Any]:
     """Q1 and Q2 as plain JSON-able values: Q2's totals and its first `ANSWER_ROWS` rows (the
     shortest gaps); the whole answer is `<dbt schema>.q2_cores_reused_within_50_days`."""
-    warehouse = open_warehouse(settings)
+    warehouse = warehouse or open_warehouse(settings)
     schema = ident(settings.dbt_schema)
     q2_model = f"{schema}.q2_cores_reused_within_50_days"
     q1_rows = warehouse.query(
@@ -87,7 +90,7 @@ CHART_RUNS = 30
 COUNTS = ("received", "loaded", "quarantined", "deduplicated")
 
 
-def _ledger(settings: Settings) -> list[dict[str, Any]]:
+def _ledger(settings: Settings, warehouse: SqlWarehouse) -> list[dict[str, Any]]:
     """Every load-ledger row, oldest first, reduced to the columns `LEDGER_COLUMNS` names.
 
     `select *` rather than naming columns: a ledger written before a column was added still
@@ -97,15 +100,14 @@ def _ledger(settings: Settings) -> list[dict[str, Any]]:
 
     names = {name for name, _ in LEDGER_COLUMNS}
     table = f"{ident(settings.raw_schema)}.{ident('load_ledger')}"
-    rows = open_warehouse(settings).query(f"select * from {table}")  # noqa: S608 - table quoted by ident(), no value in the SQL
+    rows = warehouse.query(f"select * from {table}")  # noqa: S608 - table quoted by ident(), no value in the SQL
     ledger = [{k: v for k, v in row.items() if k in names} for row in rows]
     return sorted(ledger, key=lambda r: (str(r.get("loaded_at")), str(r.get("resource"))))
 
 
-def _quarantine(settings: Settings, run_id: str) -> list[dict[str, Any]]:
+def _quarantine(settings: Settings, warehouse: SqlWarehouse, run_id: str) -> list[dict[str, Any]]:
     """Quarantined records of a run, counted by resource, rule and field."""
     table = f"{ident(settings.raw_schema)}.{ident('quarantine')}"
-    warehouse = open_warehouse(settings)
     return warehouse.query(
         f"select resource, rule, field, count(*) as records from {table} "  # noqa: S608 - table quoted by ident(), run id bound
         f"where _run_id = {warehouse.paramstyle} "
@@ -210,9 +212,12 @@ def chart_png(
     return buffer.getvalue()
 
 
-def data_quality(settings: Settings, run_id: str | None = None) -> dict[str, Any]:
+def data_quality(
+    settings: Settings, run_id: str | None = None, warehouse: SqlWarehouse | None = None
+) -> dict[str, Any]:
     """The facts on the report page: a run's ledger rows, quarantine, freshness, history."""
-    ledger = _ledger(settings)
+    warehouse = warehouse or open_warehouse(settings)
+    ledger = _ledger(settings, warehouse)
     if not ledger:
         raise LoadError(f"the load ledger in {settings.raw_schema} is empty: load a batch first")
     run_id = run_id or str(ledger[-1]["run_id"])
@@ -224,7 +229,7 @@ def data_quality(settings: Settings, run_id: str | None = None) -> dict[str, Any
         "ingest_date": str(rows[-1].get("ingest_date")),
         "runs": rows,
         "counts": {str(row["resource"]): _counts(row) for row in rows},
-        "quarantine": _quarantine(settings, run_id),
+        "quarantine": _quarantine(settings, warehouse, run_id),
         "freshness": _freshness(settings, ledger, datetime.now(UTC).replace(tzinfo=None)),
         "ledger": ledger,
     }
@@ -344,6 +349,9 @@ def publish(
     run_id: str | None = None,
     found: dict[str, Any] | None = None,
     anomalies: dict[str, Any] | None = None,
+    *,
+    lake: Lake | None = None,
+    warehouse: SqlWarehouse | None = None,
 ) -> str:
     """Write the run's data-quality page into the lake's reports zone; return its URI.
 
@@ -353,10 +361,11 @@ def publish(
     """
     from spacex_etl.lake import open_lake, zone_key
 
-    facts = data_quality(settings, run_id)
+    warehouse = warehouse or open_warehouse(settings)
+    facts = data_quality(settings, run_id, warehouse)
     if found is None:
         try:
-            found = answers(settings)
+            found = answers(settings, warehouse)
         except SpacexEtlError as exc:  # the page still reports the load when dbt has not run
             log.warning("answers not available for the report: %s", exc)
     from spacex_etl import monitoring
@@ -365,7 +374,7 @@ def publish(
     page = render_html(facts, found, chart_png(facts["ledger"]), section)
     name = f"data_quality-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.html"
     key = zone_key(REPORT_ZONE, "run", facts["ingest_date"], facts["run_id"], name)
-    uri = open_lake(settings.lake_root).put(key, page.encode())
+    uri = (lake or open_lake(settings.lake_root)).put(key, page.encode())
     if "://" not in uri:  # a page to open and share, not private data: readable like any file
         Path(uri).chmod(0o644)
     log.info("data-quality report: %s", uri)

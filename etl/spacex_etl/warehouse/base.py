@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from spacex_etl.batch import Batch
+from spacex_etl.config import Settings
 from spacex_etl.contract import (
     LEDGER_COLUMNS,
     PARENT_KEY,
@@ -91,6 +92,13 @@ class SqlWarehouse(ABC):
     def __init__(self, raw_schema: str) -> None:
         """Each adapter receives only its own settings section, and the raw schema."""
         self.schema = raw_schema
+        self._held: Any = None
+        """The connection `reads()` holds open for a run's reads (None: one per transaction)."""
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings) -> SqlWarehouse:
+        """The adapter for these settings (given only its own section of them)."""
 
     # -- adapter hooks -------------------------------------------------------------------
     @abstractmethod
@@ -262,17 +270,35 @@ class SqlWarehouse(ABC):
         return statements
 
     # -- the algorithm -------------------------------------------------------------------
-    @contextmanager
-    def transaction(self) -> Iterator[Any]:
-        """A cursor inside one transaction: commit on success, roll back on any error."""
+    def _open(self) -> Any:
         try:
-            conn = self.connect()
+            return self.connect()
         except ConnectError:
             raise
         except LoadError as exc:
             raise ConnectError(*exc.args) from exc
         except Exception as exc:
             raise ConnectError(f"cannot connect to {self.describe()}: {exc}") from exc
+
+    @contextmanager
+    def reads(self) -> Iterator[SqlWarehouse]:
+        """One connection for every query inside the block (a run's answers and report), each
+        still in its own transaction."""
+        if self._held is not None:
+            yield self
+            return
+        self._held = self._open()
+        try:
+            yield self
+        finally:
+            conn, self._held = self._held, None
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A cursor inside one transaction: commit on success, roll back on any error."""
+        held = self._held
+        conn = held if held is not None else self._open()
         try:
             cur = self.cursor(conn)
             self.begin(cur)
@@ -284,7 +310,8 @@ class SqlWarehouse(ABC):
                 exc.add_note(details)
             raise
         finally:
-            conn.close()
+            if held is None:
+                conn.close()
 
     def load_batch(
         self, batch: Batch, force: bool = False, min_share: float | None = None
