@@ -1,7 +1,7 @@
 """One batch: the staged tables of one raw file (one resource, one source, one logical date).
 
 A batch holds no data in memory: `stage_batch` checks and flattens the raw file into Parquet
-parts on local disk (`columnar.stage_file`), one folder per table, and the batch keeps their
+parts on local disk (`parts.stage_file`), one folder per table, and the batch keeps their
 paths, row counts, the quarantine and the verdicts the load needs (contract break, drift).
 """
 
@@ -19,7 +19,7 @@ from spacex_etl.contract import KEY_MAX_BYTES, RESOURCE_TABLES, arrow_schema, co
 from spacex_etl.validate import QuarantineLog
 
 if TYPE_CHECKING:
-    from spacex_etl.columnar import Staged
+    from spacex_etl.parts import Staged
     from spacex_etl.warehouse.base import LoadResult
 
 QUARANTINE_BATCH_ROWS = 10_000
@@ -213,10 +213,10 @@ def stage_batch(path: Path, work: Path, batch: Batch, name: str | None = None) -
     `name` is how errors refer to the file (its lake URI). Raises InputFormatError when the file
     is not a JSON array of records.
     """
-    from spacex_etl import columnar, monitoring
+    from spacex_etl import monitoring, parts
 
-    batch.staged = columnar.stage_file(
-        path, work, batch.resource, columnar.BatchMeta(batch.metadata()), name=name
+    batch.staged = parts.stage_file(
+        path, work, batch.resource, parts.BatchMeta(batch.metadata()), name=name
     )
     batch.bytes = path.stat().st_size
     batch.newest_source_at = monitoring.newest_source_at(batch.resource, batch.parts)

@@ -3,7 +3,7 @@ nullability, check and range, the API keys a record may carry without a column, 
 tables the loader itself writes (quarantine, load ledger).
 
 Everything else derives from it: the warehouse DDL (`TABLES`, `columns`), the staged
-Arrow/Parquet schema, the fast path's SQL checks and flattening (`columnar.py`), the per-record
+Arrow/Parquet schema, the fast path's SQL checks and flattening (`parts.py`), the per-record
 rules that name a bad record's field and rule (`records.py`, compiled from these columns), the
 schema-drift lists (`known_paths`); a test holds dbt's `_spacex__sources.yml`
 to it and names any difference.
@@ -49,7 +49,7 @@ METADATA_COLUMNS: list[tuple[str, ColumnType]] = [
 """The batch metadata every raw row carries, after its data columns."""
 
 Check = Literal["object_id", "non_empty", "precision", "any"]
-"""What a value must look like beyond its JSON type (see `columnar.py` for the SQL of each)."""
+"""What a value must look like beyond its JSON type (see `parts.py` for the SQL of each)."""
 
 PRECISIONS = ("half", "quarter", "year", "month", "day", "hour")
 INT_RANGES: dict[ColumnType, tuple[int, int]] = {

@@ -9,14 +9,15 @@ flight number. Every value must also fit the warehouse column it lands in (int32
 Redshift's varchar byte limits), so a value that would break the bulk load is quarantined instead
 of failing the whole batch.
 
-The fast path (`columnar.py`) compiles the same columns to SQL checks that accept a strict subset
+The fast path (`parts.py`) compiles the same columns to SQL checks that accept a strict subset
 of what these models accept, with equal values; a record they do not pass is decided here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -155,3 +156,38 @@ RECORD_MODELS: dict[str, type[Record]] = {
     for resource in dict.fromkeys(c.resource for c in declared.CONTRACTS.values())
 }
 """The model of each resource's records, keyed by resource."""
+
+
+RESOURCE_OF: dict[type[Record], str] = {model: name for name, model in RECORD_MODELS.items()}
+
+Row = dict[str, Any]
+
+
+def _value(column: Column, item: Any) -> Any:
+    value = item if column.source == "element" else getattr(item, column.path or column.name)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _row(contract: TableContract, parent_key: str, index: int, item: Any) -> Row:
+    row: Row = {}
+    for column in contract.columns:
+        if column.source == "parent_key":
+            row[column.name] = parent_key
+        elif column.source == "index":
+            row[column.name] = index
+        else:
+            row[column.name] = _value(column, item)
+    return row
+
+
+def rows(record: Record) -> Iterator[tuple[str, Row]]:
+    """(table, row) of an accepted record for its own table, then one row per element of each
+    array (the slow path's flattening; the fast path's is SQL from the same contract)."""
+    record_table, *arrays = declared.for_resource(RESOURCE_OF[type(record)])
+    yield record_table.name, {c.name: _value(c, record) for c in record_table.columns}
+    key = str(record.id)  # type: ignore[attr-defined]
+    for contract in arrays:
+        for index, item in enumerate(getattr(record, contract.array or "")):
+            yield contract.name, _row(contract, key, index, item)

@@ -92,7 +92,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     """
     env = dbt_location(settings) | monitor_env(settings)
     if settings.warehouse == "duckdb":
-        from spacex_etl.columnar import MEMORY_LIMIT  # the job's DuckDB share of its 1 GiB task
+        from spacex_etl.parts import MEMORY_LIMIT  # the job's DuckDB share of its 1 GiB task
 
         return env | {"DBT_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT}
     if settings.warehouse == "postgres":

@@ -269,7 +269,7 @@ def duplicate_key_entry(resource: str, index: int, key: str, text: str) -> Quara
 
 @dataclass
 class Deduper:
-    """Today's rule for repeated ids, kept across calls (the columnar path validates its slow
+    """Today's rule for repeated ids, kept across calls (the fast path sends its slow
     records in chunks): the first valid record of an id is kept, a later identical one is
     dropped (counted as deduplicated), a later different one is quarantined (`duplicate_id`).
     Holds one digest per kept id, not the records."""

@@ -115,11 +115,11 @@ def dag_defaults(*fields: str, per: int = 1) -> Source:
     return source
 
 
-def columnar(name: str) -> Source:
-    """A constant of the load path (etl/spacex_etl/columnar.py), as a number."""
+def load_constant(name: str) -> Source:
+    """A constant of the load path (etl/spacex_etl/parts.py), as a number."""
 
     def source(_: Path) -> tuple[int, ...]:
-        value = getattr(importlib.import_module("spacex_etl.columnar"), name)
+        value = getattr(importlib.import_module("spacex_etl.parts"), name)
         return (int(str(value).removesuffix("MB")),)
 
     return source
@@ -145,14 +145,12 @@ FIGURES: list[tuple[str, str, Source]] = [
     (
         "part-3/README.md",
         r"`memory_limit` (\d+)MB",
-        lambda _: (
-            int(__import__("spacex_etl.columnar").columnar.MEMORY_LIMIT.removesuffix("MB")),
-        ),
+        lambda _: (int(__import__("spacex_etl.parts").parts.MEMORY_LIMIT.removesuffix("MB")),),
     ),
     (
         "part-3/README.md",
         r"pydantic models, ([\d,]+) at a time",
-        columnar("SLOW_CHUNK"),
+        load_constant("SLOW_CHUNK"),
     ),
     ("part-2/README.md", r"\| retries per task \| (\d+) \|", dag_defaults("retries")),
     ("part-2/README.md", r"\| first retry delay \| (\d+) s \|", dag_defaults("retry_delay_s")),

@@ -1,6 +1,6 @@
 """The loading contract, the same suite on DuckDB and on the real local PostgreSQL.
 
-Batches go through the real code path (`batch.stage_batch`: columnar checks, Parquet parts); the
+Batches go through the real code path (`batch.stage_batch`: contract checks, Parquet parts); the
 warehouse is read back with plain SQL. Redshift shares this algorithm (base.py) and is covered
 statically in tests/unit/test_redshift_sql.py.
 """

@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 import duckdb
 
 from spacex_etl.batch import Batch
-from spacex_etl.columnar import MEMORY_LIMIT
 from spacex_etl.config import Settings
 from spacex_etl.contract import ColumnType
 from spacex_etl.errors import LoadError
+from spacex_etl.parts import MEMORY_LIMIT
 from spacex_etl.warehouse.base import SqlWarehouse, ident, quote_literal
 
 

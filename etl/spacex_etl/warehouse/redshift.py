@@ -2,7 +2,7 @@
 
 `pipeline.publish` has already copied each table's Parquet parts to the lake
 (`batch.staged_uris`: several files per big table, a multiple of the slice count, so every
-slice loads a file at once; see `columnar.part_count`). Before the transaction opens,
+slice loads a file at once; see `parts.part_count`). Before the transaction opens,
 `prepare` writes one COPY manifest per table beside its parts, listing exactly those parts
 (with their `content_length`, which Redshift requires for Parquet manifests), so a COPY can
 never pick up a file of another run sharing the prefix. Inside the one transaction `stage` runs

@@ -1,4 +1,4 @@
-"""The columnar path (DuckDB checks generated from the contract) must stage exactly what a
+"""The fast path (DuckDB checks generated from the contract) must stage exactly what a
 per-record validation of the whole file by the record models gives, and quarantine exactly the
 same records with the same messages, on generated data with broken records."""
 
@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spacex_etl import columnar
+from spacex_etl import parts
 from spacex_etl.contract import METADATA_COLUMNS, for_resource
 from spacex_etl.errors import InputFormatError
-from spacex_etl.flatten import rows
+from spacex_etl.records import rows
 from spacex_etl.validate import Validated, parse_array, validate_records
 from tests.benchmarks import generate
 
@@ -24,7 +24,7 @@ METADATA = [name for name, _ in METADATA_COLUMNS]
 LOADED_AT = datetime(2024, 6, 1, 12, 0, tzinfo=UTC).replace(tzinfo=None)
 
 
-def _meta() -> columnar.BatchMeta:
+def _meta() -> parts.BatchMeta:
     known = {
         "_source": "bench",
         "_ingest_date": date(2024, 6, 1),
@@ -32,21 +32,21 @@ def _meta() -> columnar.BatchMeta:
         "_raw_uri": "file:///raw/launches.json",
         "_loaded_at": LOADED_AT,
     }
-    return columnar.BatchMeta({name: known.get(name) for name in METADATA})
+    return parts.BatchMeta({name: known.get(name) for name in METADATA})
 
 
 def _sorted(data: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return sorted((tuple(row.values()) for row in data), key=repr)
 
 
-def _staged_rows(staged: columnar.Staged, table: str) -> list[tuple[Any, ...]]:
+def _staged_rows(staged: parts.Staged, table: str) -> list[tuple[Any, ...]]:
     got = pa.concat_tables([pq.read_table(part) for part in staged.parts[table]])
     assert got.schema == for_resource("launches")[0].arrow_schema() or table != "launches"
     return _sorted(got.drop(METADATA).to_pylist())
 
 
 def _reference(path: Path, resource: str = "launches") -> tuple[Validated, dict[str, list[Any]]]:
-    """The whole file through the record models, and the rows `flatten` makes of it."""
+    """The whole file through the record models, and the rows `records.rows` makes of it."""
     validated = validate_records(parse_array(path.read_bytes(), str(path)), resource)
     tables: dict[str, list[dict[str, Any]]] = {c.name: [] for c in for_resource(resource)}
     for model, _ in validated.records:
@@ -55,7 +55,7 @@ def _reference(path: Path, resource: str = "launches") -> tuple[Validated, dict[
     return validated, {table: _sorted(data) for table, data in tables.items()}
 
 
-def _assert_same(staged: columnar.Staged, path: Path) -> None:
+def _assert_same(staged: parts.Staged, path: Path) -> None:
     today, expected = _reference(path)
     assert (staged.received, staged.deduplicated) == (today.received, today.deduplicated)
     assert (
@@ -79,7 +79,7 @@ def broken_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_columnar_loads_and_quarantines_like_the_record_models(
     broken_file: Path, tmp_path: Path
 ) -> None:
-    staged = columnar.stage_file(broken_file, tmp_path / "staged", "launches", _meta())
+    staged = parts.stage_file(broken_file, tmp_path / "staged", "launches", _meta())
 
     _assert_same(staged, broken_file)
     assert len(staged.quarantine) >= len(generate.BAD_KINDS) - 3  # 3.0, no/null cores are valid
@@ -89,8 +89,8 @@ def test_columnar_loads_and_quarantines_like_the_record_models(
 def test_slow_records_are_decided_in_chunks_with_one_duplicate_rule(
     broken_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(columnar, "SLOW_CHUNK", 7)  # duplicates straddle chunk boundaries
-    staged = columnar.stage_file(broken_file, tmp_path / "staged", "launches", _meta())
+    monkeypatch.setattr(parts, "SLOW_CHUNK", 7)  # duplicates straddle chunk boundaries
+    staged = parts.stage_file(broken_file, tmp_path / "staged", "launches", _meta())
 
     _assert_same(staged, broken_file)
 
@@ -104,7 +104,7 @@ def test_values_do_not_depend_on_the_input_spelling(tmp_path: Path) -> None:
     raw = tmp_path / "launches.json"
     raw.write_text(f"[\n{text}\n]\n", encoding="utf-8")
 
-    staged = columnar.stage_file(raw, tmp_path / "staged", "launches", _meta())
+    staged = parts.stage_file(raw, tmp_path / "staged", "launches", _meta())
 
     _assert_same(staged, raw)
     assert staged.drift == {"added": ["extra"]}
@@ -118,13 +118,13 @@ def test_nan_anywhere_makes_the_file_unusable_as_json_does(tmp_path: Path, where
     raw.write_bytes(json.dumps([record]).replace('"NAN_HERE"', "NaN").encode())
 
     with pytest.raises(InputFormatError, match=r"launches\.json record 0: not valid JSON"):
-        columnar.stage_file(raw, tmp_path / "staged", "launches", _meta(), name=str(raw))
+        parts.stage_file(raw, tmp_path / "staged", "launches", _meta(), name=str(raw))
 
 
 def test_parts_are_sized_for_parallel_copy() -> None:
-    assert columnar.part_count(100_000) == 1  # small: one file
-    assert columnar.part_count(200 * 1024 * 1024, slices=4) == 4
-    assert columnar.part_count(2 * 1024**3, slices=4) == 32  # 64 MB each, a multiple of 4
+    assert parts.part_count(100_000) == 1  # small: one file
+    assert parts.part_count(200 * 1024 * 1024, slices=4) == 4
+    assert parts.part_count(2 * 1024**3, slices=4) == 32  # 64 MB each, a multiple of 4
 
 
 @pytest.mark.parametrize(
@@ -141,5 +141,5 @@ def test_not_a_json_array_is_refused_naming_the_file(
     bad = tmp_path / "launches.json"
     bad.write_bytes(body)
     with pytest.raises(InputFormatError, match=r"launches\.json") as caught:
-        columnar.stage_file(bad, tmp_path / "staged", "launches", _meta(), name=str(bad))
+        parts.stage_file(bad, tmp_path / "staged", "launches", _meta(), name=str(bad))
     assert message in str(caught.value)

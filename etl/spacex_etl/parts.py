@@ -4,9 +4,9 @@ The fast path is DuckDB: `read_json_objects` streams the array one record at a t
 never held whole), and SQL generated from `contract.py` checks every column (JSON type, format,
 range, byte length) and flattens the record and its arrays. Only records that fail a check, whose
 id repeats, or whose text holds `NaN`/`Infinity` (DuckDB's reader accepts them, JSON does not) go
-to Python, in chunks, where the per-record diagnostic path (`validate.py`'s pydantic models)
-decides: quarantine them with the exact message, or accept them and flatten them with
-`flatten.py`. The checks accept a strict subset of what the models accept, with equal values, so
+to Python, in chunks, where the per-record rules (`records.py`, compiled from the same contract)
+decide: quarantine them with the exact message, or accept them and flatten them
+(`records.rows`). The checks accept a strict subset of what the models accept, with equal values, so
 the outcome equals a per-record validation of the whole file.
 
 Memory: DuckDB works inside `memory_limit` and spills to `<work>/_work/duckdb.tmp`; Python holds
@@ -41,7 +41,7 @@ from spacex_etl.contract import (
     known_paths,
 )
 from spacex_etl.errors import InputFormatError
-from spacex_etl.flatten import rows
+from spacex_etl.records import rows
 from spacex_etl.validate import (
     UTF8_BOM,
     Deduper,
@@ -105,9 +105,10 @@ def part_count(estimated_bytes: int, slices: int = DEFAULT_SLICES) -> int:
 
 
 # -- SQL from the contract -----------------------------------------------------------------------
-# Each record is parsed twice in full (`json_type` and `json_extract_string` over the list of its
-# top-level paths); arrays are checked on their own small JSON text. Measured: per-field JSON
-# calls on the whole record cost 5x more.
+# Each record is parsed in full by `json_type` and `json_extract_string` over the list of its
+# top-level paths (measured: per-field JSON calls on the whole record cost 5x more), once by
+# `json_keys` (drift, repeated keys) and once by `json_keys(j, '$.**')` (repeated nested keys);
+# each array is read once into JSON values (`from_json`) and its fields checked on those.
 JSON_TYPES: dict[ColumnType, list[str]] = {
     "key": ["VARCHAR"],
     "text": ["VARCHAR"],
@@ -144,7 +145,7 @@ def _string_check(column: Column, s: str) -> str | None:
     if column.type == "timestamp":
         return (
             f"regexp_full_match({s}, {_lit(ISO_UTC)}) and not starts_with({s}, '0000') "
-            f"and try_cast({s} as timestamptz) is not null"
+            f"and try_cast({s} as timestamp) is not null"
         )
     return None
 
@@ -165,30 +166,49 @@ def _scalar_check(column: Column, t: str, s: str) -> str:
     return f"({t} is null or {t} = 'NULL' or coalesce({value}, false))"
 
 
-def _element_check(column: Column, array: str) -> str:
-    """A field of every element of the JSON array text `array` (wildcard paths skip missing
-    keys, so a required key is checked by counting)."""
-    path = "'$[*]'" if column.source == "element" else _lit(f"$[*].{column.path}")
-    types, texts = f"json_type({array}, {path})", f"json_extract_string({array}, {path})"
-    parts = [f"list_has_all({_types(column, column.nullable)}, {types})"]
-    if column.required or column.source == "element":
-        parts.append(f"len({types}) = json_array_length({array})")
-    if (check := _string_check(column, "x")) is not None:
-        parts.append(
-            f"list_bool_and(list_transform(list_filter({texts}, x -> x is not null), "
-            f"x -> {check})) is not false"
-        )
+def _element_check(contract: TableContract, text: str) -> str:
+    """Every element of the array whose JSON text is `text`: one `from_json` of the array into
+    JSON values (not 2 x fields wildcard parses), then each field's checks on its small value.
+    `from_json` reads a missing key and a JSON null alike, so a required key is counted."""
+    fields = contract.field_columns
+    parts = []
+    if fields[0].source == "element":
+        (column,) = fields
+        spec = '["JSON"]'
+        each = f"lambda v: {_json_value_check(column, 'v')}"
+    else:
+        parts.append(f"list_has_all(['OBJECT'], json_type({text}, '$[*]'))")
+        for column in fields:
+            if column.required:
+                path = _lit(f"$[*].{column.path}")
+                parts.append(f"len(json_type({text}, {path})) = json_array_length({text})")
+        spec = "[{" + ", ".join(f'"{c.path}": "JSON"' for c in fields) + "}]"
+        each = "lambda e: " + " and ".join(_json_value_check(c, f'e."{c.path}"') for c in fields)
+    parts.append(
+        f"list_bool_and(list_transform(from_json({text}, {_lit(spec)}), {each})) is not false"
+    )
     return " and ".join(parts)
 
 
+def _json_value_check(column: Column, v: str) -> str:
+    """A value read as JSON text `v` (SQL NULL: missing or JSON null)."""
+    value = f"list_contains({_types(column, False)}, json_type({v}))"
+    if (check := _string_check(column, f"({v} ->> '$')")) is not None:
+        value += f" and {check}"
+    if column.nullable:
+        return f"({v} is null or coalesce({value}, false))"
+    return f"coalesce({v} is not null and {value}, false)"
+
+
 def top_level_paths(contracts: list[TableContract]) -> list[str]:
-    """The record's top-level keys pass 1 reads: record-level fields, the arrays, then the other
-    keys the record model expects (read only to see which are present: schema drift)."""
+    """The record's top-level keys pass 1 reads: record-level fields, the arrays, then every other
+    key the contract knows (read only to see which are present: schema drift; a record with
+    more keys than these has unknown ones)."""
     record, *arrays = contracts
     keys = [c.path or c.name for c in record.columns if c.source == "field"]
     keys += [contract.array for contract in arrays if contract.array]
-    _, expected = known_paths(record.resource)
-    return keys + sorted(p for p in expected if "[]." not in p and p not in keys)
+    known, _ = known_paths(record.resource)
+    return keys + sorted(p for p in known if "[]." not in p and p not in keys)
 
 
 def check_sql(contracts: list[TableContract], rt: str, t: str, s: str) -> str:
@@ -204,18 +224,24 @@ def check_sql(contracts: list[TableContract], rt: str, t: str, s: str) -> str:
     for contract in arrays:
         i = position[contract.array or ""]
         kind, text = f"{t}[{i}]", f"{s}[{i}]"
-        elements = [
-            _element_check(c, text) for c in contract.columns if c.source in ("field", "element")
-        ]
-        if contract.columns[-1].source != "element":
-            elements.insert(0, f"list_has_all(['OBJECT'], json_type({text}, '$[*]'))")
-        checks.append(f"({kind} is null or ({kind} = 'ARRAY' and {' and '.join(elements)}))")
+        elements = _element_check(contract, text)
+        checks.append(f"({kind} is null or ({kind} = 'ARRAY' and {elements}))")
     return "\n  and ".join(f"coalesce({check}, false)" for check in checks)
+
+
+def _utc(s: str) -> str:
+    """An `ISO_UTC` text as a naive UTC timestamp: the local time less its offset (DuckDB's
+    `timestamp` cast ignores the offset; `timestamptz` goes through ICU, several times slower)."""
+    offset = (
+        f"if(substr({s}, -6, 1) = '-', -1, 1) * "
+        f"(try_cast(substr({s}, -5, 2) as integer) * 60 + try_cast(substr({s}, -2, 2) as integer))"
+    )
+    return f"try_cast({s} as timestamp) - to_minutes(if(right({s}, 1) = 'Z', 0, {offset}))"
 
 
 def _typed(column: Column, s: str) -> str:
     if column.type == "timestamp":
-        return f"timezone('UTC', try_cast({s} as timestamptz))"
+        return _utc(s)
     return f"try_cast({s} as {SQL_TYPES[column.type]})"
 
 
@@ -321,6 +347,20 @@ def _scan(path: Path) -> str:
     return f"read_json_objects({_lit(str(path))}, format = 'array') as t(j)"
 
 
+def _mentions(path: Path, needles: tuple[bytes, ...], block: int = 16 << 20) -> bool:
+    """Whether any of `needles` occurs anywhere in the file: a byte scan in 16 MiB blocks (no
+    parse; not an mmap, whose touched pages would count against the task's memory)."""
+    keep = max(len(needle) for needle in needles) - 1
+    tail = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(block):
+            window = tail + chunk
+            if any(needle in window for needle in needles):
+                return True
+            tail = window[-keep:] if keep else b""
+    return False
+
+
 def _first_byte(path: Path) -> bytes:
     """The first byte that is not a byte order mark or white space (b'' for none in 64 KiB)."""
     with path.open("rb") as handle:
@@ -368,27 +408,39 @@ def stage_file(
     array_cols = [f"s[{keys.index(a.array or '') + 1}] as {a.array}" for a in arrays]
     id_at = keys.index(record.columns[0].path or "id") + 1
     checks = check_sql(contracts, "rt", "t", "s")
+    # NaN/Infinity: only records whose text holds them need the look (most files have none)
+    odd = (
+        "contains(j::varchar, 'NaN') or contains(j::varchar, 'Infinity')"
+        if _mentions(path, (b"NaN", b"Infinity"))
+        else "false"
+    )
     con = connect(out / "_work", memory_limit, threads, str(out / "_work" / "stage.duckdb"))
     clock = _Clock()
     try:
-        con.execute(
+        pass1 = (
             f"create table stage1 as select idx, s[{id_at}] as id, {checks} as ok, "  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
             f"{', '.join([*record_values_sql(contracts, 's'), *array_cols])}, "
             # which known keys are present (a bit each) and which keys are unknown: drift
             "list_sum(list_transform(range(len(t)), "
             "i -> if(t[i + 1] is null, 0::hugeint, (1::hugeint << i::int)))) as present, "
-            "if(rt = 'OBJECT', list_filter(json_keys(j), "
-            f"k -> not list_contains([{known_top}], k)), []) as unknown, "
+            # only a record with more keys than known ones present has unknown (or repeated) keys
+            f"if(len(k) > list_count(t), list_filter(k, lambda x: not list_contains("
+            f"[{known_top}], x)), []) as unknown, "
             # DuckDB's reader takes NaN/Infinity; JSON does not: such records go to the models
-            "contains(j::varchar, 'NaN') or contains(j::varchar, 'Infinity') as odd, "
+            f"{odd} as odd, "
             # a key given twice in one object (parsers disagree on which counts): to the models
-            "coalesce(rt = 'OBJECT' and (len(json_keys(j)) <> len(list_distinct(json_keys(j))) "
+            "coalesce(rt = 'OBJECT' and (len(k) > list_count(t) "
+            "and len(k) <> len(list_distinct(k)) "
             "or list_bool_or(list_transform(json_keys(j, '$.**'), "
-            "k -> len(k) <> len(list_distinct(k))))), false) as dup "
-            "from (select row_number() over () - 1 as idx, j, json_type(j) as rt, "
+            "lambda x: len(x) <> len(list_distinct(x))))), false) as dup "
+            "from (select *, if(rt = 'OBJECT', json_keys(j), []) as k from ("
+            "select row_number() over () - 1 as idx, j, "
+            # the root's type from its first byte: no parse (read_json_objects gives JSON values)
+            "case left(ltrim(j::varchar), 1) when '{' then 'OBJECT' else 'OTHER' end as rt, "
             f"json_type(j, [{paths}]) as t, json_extract_string(j, [{paths}]) as s "
-            f"from {_scan(path)})"
+            f"from {_scan(path)}))"
         )
+        con.execute(pass1)
         clock.lap("pass1_check")
         received = int(_one(con, "select count(*) from stage1"))
         staged = Staged(resource, received, quarantine=QuarantineLog(out / "quarantine.jsonl"))
