@@ -76,7 +76,7 @@ def broken_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate.write(path, 1200, seed=7, bad_every=20)
 
 
-def test_columnar_loads_and_quarantines_like_the_record_models(
+def test_the_fast_path_loads_and_quarantines_like_the_record_models(
     broken_file: Path, tmp_path: Path
 ) -> None:
     staged = parts.stage_file(broken_file, tmp_path / "staged", "launches", _meta())
