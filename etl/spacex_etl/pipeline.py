@@ -323,24 +323,36 @@ def find_raw(lake: Lake, resource: str, ingest_date: str) -> str | None:
     return lake.uri(max(candidates)[1])
 
 
-def publish(lake: Lake, batch: Batch) -> str | None:
-    """Copy the batch's Parquet parts to the lake's staged zone (and its quarantine, as JSON
-    lines with every record whole, to the quarantine zone); return the quarantine's URI."""
-    load_id = f"load={batch.loaded_at:%Y%m%dT%H%M%S%fZ}"
+def _load_id(batch: Batch) -> str:
+    return f"load={batch.loaded_at:%Y%m%dT%H%M%S%fZ}"
+
+
+def publish_parts(lake: Lake, batch: Batch) -> None:
+    """Copy the batch's Parquet parts to the lake's staged zone (`batch.staged_uris`)."""
     date_ = batch.key.ingest_date.isoformat()
     for table, files in batch.parts.items():
         batch.staged_uris[table] = [
             lake.put_file(
                 zone_key(
-                    "staged", batch.resource, date_, batch.run_id, f"{load_id}/{table}/{f.name}"
+                    "staged",
+                    batch.resource,
+                    date_,
+                    batch.run_id,
+                    f"{_load_id(batch)}/{table}/{f.name}",
                 ),
                 f,
             )
             for f in files
         ]
+
+
+def publish_quarantine(lake: Lake, batch: Batch) -> str | None:
+    """Copy the batch's quarantine, as JSON lines with every record whole, to the quarantine
+    zone; return its URI."""
     if not batch.quarantine or batch.quarantine.path is None:
         return None
-    key = zone_key("quarantine", batch.resource, date_, batch.run_id, f"{load_id}.jsonl")
+    date_ = batch.key.ingest_date.isoformat()
+    key = zone_key("quarantine", batch.resource, date_, batch.run_id, f"{_load_id(batch)}.jsonl")
     return lake.put_file(key, batch.quarantine.path)
 
 
@@ -458,7 +470,7 @@ def _load(
             batch = prepare(lake, uri, work / str(number))
         except Rejected as rejected:
             raise _refuse(warehouse, rejected) from rejected
-        batch.quarantine_uri = publish(lake, batch)
+        batch.quarantine_uri = publish_quarantine(lake, batch)
         if batch.drift:
             log.warning(
                 "schema drift in %s: %s",
@@ -469,10 +481,14 @@ def _load(
         if broken:
             error = contract_break(batch, broken)
             raise _refuse(warehouse, Rejected(error, batch.ledger_row("rejected", str(error))))
+        if warehouse.stages_from_lake:
+            publish_parts(lake, batch)
         batches.append(batch)
     min_share = None if allow_shrink else quality.min_share_of_last_load
     for batch in sorted(batches, key=lambda item: item.resource != "cores"):
         batch.result = warehouse.load_batch(batch, force=force, min_share=min_share)
+        if not warehouse.stages_from_lake:  # committed: now the parts are the load's record
+            publish_parts(lake, batch)
     return batches
 
 

@@ -217,3 +217,15 @@ def test_the_warehouse_is_checked_before_anything_is_fetched(
     assert "cannot connect" in one_line_error(proc)
     assert server.hits == []
     assert not (duck.data_dir / "lake").exists()
+
+
+def test_a_refused_load_leaves_no_staged_parts(loaded: Env, tmp_path: Path) -> None:
+    staged = loaded.data_dir / "lake" / "staged"
+    before = sorted(staged.rglob("*.parquet"))
+    empty = write(tmp_path / "launches.json", [])  # an empty extract is refused at load
+
+    proc = loaded.cli("run", "--input", str(empty), "--date", DAY2, "--skip-transform", expect=1)
+    assert "empty extract" in one_line_error(proc)
+
+    assert before  # the baseline's load published its parts
+    assert sorted(staged.rglob("*.parquet")) == before

@@ -5,7 +5,7 @@
 - A fake connection records statements the way redshift_connector sends them (an implicit
   BEGIN before the first statement of a transaction, no autocommit).
 - The COPY manifests are real objects in a (moto) S3 lake, next to the Parquet parts that
-  `pipeline.publish` copied there.
+  `pipeline.publish_parts` copied there.
 - The dbt project compiles for the redshift target with dbt-redshift's connection replaced by
   an offline stand-in, and the compiled SQL parses as Redshift.
 """
@@ -170,7 +170,7 @@ def staged_batch(s3_lake: Lake) -> Batch:
     batch = stage_records(  # a fixed load time keeps the snapshot stable
         LAUNCHES, key, "20240601T000000Z-abc123", raw_uri, "ab" * 32, loaded_at=LOADED_AT
     )
-    pipeline.publish(s3_lake, batch)
+    pipeline.publish_parts(s3_lake, batch)
     return batch
 
 

@@ -79,6 +79,10 @@ class SqlWarehouse(ABC):
 
     name: ClassVar[str]
     paramstyle: ClassVar[str] = "%s"
+    stages_from_lake: ClassVar[bool] = False
+    """True when `stage` reads the parts' lake copies (`batch.staged_uris`), which must then be
+    published before the load; otherwise they are published only once the load has committed,
+    so a refused or failed load leaves no staged parts."""
     type_names: ClassVar[dict[ColumnType, str]] = {
         "key": "varchar(256)",
         "text": "text",

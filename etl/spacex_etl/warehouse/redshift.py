@@ -1,6 +1,6 @@
 """Amazon Redshift: COPY the batch's Parquet parts from the S3 lake, then the shared merge.
 
-`pipeline.publish` has already copied each table's Parquet parts to the lake
+`pipeline.publish_parts` has already copied each table's Parquet parts to the lake
 (`batch.staged_uris`: several files per big table, a multiple of the slice count, so every
 slice loads a file at once; see `parts.part_count`). Before the transaction opens,
 `prepare` writes one COPY manifest per table beside its parts, listing exactly those parts
@@ -116,6 +116,7 @@ class RedshiftWarehouse(SqlWarehouse):
     """COPY from S3 (manifest, IAM role, Parquet) into temporary tables, then the shared merge."""
 
     name = "redshift"
+    stages_from_lake = True
     type_names: ClassVar[dict[ColumnType, str]] = {
         **SqlWarehouse.type_names,
         "key": "varchar(256)",
@@ -254,7 +255,7 @@ class RedshiftWarehouse(SqlWarehouse):
         if missing:
             raise LoadError(
                 f"batch {batch.run_id} has no staged Parquet for {', '.join(missing)}; "
-                "pipeline.publish must run before the Redshift load"
+                "pipeline.publish_parts must run before the Redshift load"
             )
         self._manifests = {}
         for table in expected:
