@@ -560,8 +560,9 @@ def run(
         warehouse=settings.warehouse,
         lake=settings.lake_root,
     )
-    lake, warehouse = open_lake(settings.lake_root), open_warehouse(settings)
-    check_warehouse(settings, warehouse)
+    warehouse = open_warehouse(settings)
+    check_warehouse(settings, warehouse)  # before the lake exists: a dead warehouse leaves nothing
+    lake = open_lake(settings.lake_root)
     with timed(summary.timings_s, "extract", progress):
         summary.landed = extract(
             settings, ingest_date, run_id, input_location, cores_input, lake=lake
