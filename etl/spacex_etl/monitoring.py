@@ -19,7 +19,7 @@ from typing import Any
 from spacex_etl.config import Settings
 from spacex_etl.errors import AnomalyError, SpacexEtlError
 from spacex_etl.warehouse import open_warehouse
-from spacex_etl.warehouse.base import ident
+from spacex_etl.warehouse.base import ident, plain_row
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +102,6 @@ def record_phases(settings: Settings, rows: list[dict[str, Any]]) -> None:
 
 
 # -- reading the verdicts ----------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
 def _model(settings: Settings, name: str) -> str:
     return f"{ident(settings.dbt_schema)}.{ident(name)}"
 
@@ -137,7 +127,7 @@ def anomalies(settings: Settings, run_id: str | None = None) -> dict[str, Any]:
         "order by check_name, subject, metric",
         (run_id,),
     )
-    checks = [{k: _plain(v) for k, v in row.items()} for row in rows]
+    checks = [plain_row(row) for row in rows]
     flagged = [c | {"message": describe(c, settings)} for c in checks if c["verdict"] != "pass"]
     worst = max((VERDICTS.index(c["verdict"]) for c in checks), default=0)
     return {
@@ -242,7 +232,7 @@ def trend(settings: Settings, runs: int = CHART_RUNS) -> list[dict[str, Any]]:
         (row for row in rows if row["run_id"] in keep),
         key=lambda r: (first_seen[r["run_id"]], r["run_id"]),
     )
-    return [{k: _plain(v) for k, v in row.items()} for row in ordered]
+    return [plain_row(row) for row in ordered]
 
 
 def trend_png(rows: list[dict[str, Any]]) -> bytes:

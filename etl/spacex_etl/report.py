@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spacex_etl.config import Settings
 from spacex_etl.errors import LoadError, SpacexEtlError
 from spacex_etl.warehouse import SqlWarehouse, open_warehouse
-from spacex_etl.warehouse.base import ident
+from spacex_etl.warehouse.base import ident, plain_row
 
 if TYPE_CHECKING:
     from spacex_etl.lake import Lake
@@ -27,14 +26,6 @@ Q2_DEFINITION = (
     "unknown core ids excluded) with less than 50 days between launches, in elapsed "
     "fractional days (seconds / 86400)"
 )
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
 
 
 ANSWER_ROWS = 100
@@ -72,15 +63,15 @@ def answers(settings: Settings, warehouse: SqlWarehouse | None = None) -> dict[s
     return {
         "q1_max_reuse": {
             "value": q1_value,
-            "cores": [{k: _plain(v) for k, v in row.items()} for row in q1_rows],
+            "cores": [plain_row(row) for row in q1_rows],
             "definition": Q1_DEFINITION,
         },
-        "q2_cores": [{k: _plain(v) for k, v in row.items()} for row in q2_rows],
+        "q2_cores": [plain_row(row) for row in q2_rows],
         "q2_flights": int(q2_totals["flights"]),
         "q2_distinct_cores": int(q2_totals["cores"]),
         "q2_model": f"{settings.dbt_schema}.q2_cores_reused_within_50_days",
         "q2_definition": Q2_DEFINITION,
-        "scope": {k: _plain(v) for k, v in scope.items()},
+        "scope": plain_row(scope),
     }
 
 

@@ -29,6 +29,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from spacex_etl.batch import Batch
@@ -61,6 +63,19 @@ def ident(name: str) -> str:
 def quote_literal(value: str) -> str:
     """A SQL string literal (for statements that take no bind parameters, e.g. COPY)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def plain_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A result row with JSON-ready values: decimals as floats, dates and times as ISO text."""
+    return {key: _plain(value) for key, value in row.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
 
 
 @dataclass
