@@ -80,11 +80,11 @@ ENV PATH=/opt/airflow/venv/bin:$PATH \
 # Build-time artefacts, made with the settings the tasks run with (`dbt parse` needs no
 # connection): the dbt manifest astronomer-cosmos renders the dbt task group from (parsing the DAG
 # runs no dbt, opens no warehouse) and the partial-parse state every dbt run starts warm from, in
-# <project>/target/. dbt's own log of it goes away with the data dir it wrote.
+# <project>/target/. What it leaves in the data dir (dbt's log, the run lock) goes: the tasks own it.
 RUN spacex-etl transform --command parse \
     && test -s /opt/airflow/dbt_spacex/target/manifest.json \
     && test -s /opt/airflow/dbt_spacex/target/partial_parse.msgpack \
-    && rm -rf /opt/airflow/spacex-data/dbt
+    && find /opt/airflow/spacex-data -mindepth 1 -delete
 
 USER 50000:0
 WORKDIR /opt/airflow
