@@ -148,13 +148,16 @@ def test_bad_file_fails_with_one_line_and_leaves_the_warehouse_as_it_was(tmp_pat
     assert lines[-1].startswith("spacex-etl: error: ")
     assert str(bad) in lines[-1] and "expected a JSON array" in lines[-1]
     assert "Traceback" not in proc.stderr
-    # the data is as it was; the ledger records the refusal
-    assert table_counts(data_dir) == before | {"load_ledger": before["load_ledger"] + 1}
-    # the bad input itself is kept in the raw zone as evidence
-    raw = list(
-        (data_dir / "lake/raw/spacex/launches/ingest_date=2024-06-02").rglob("launches.json")
+    # refused at extract, before any load: the warehouse is exactly as it was
+    assert table_counts(data_dir) == before
+    # nothing in raw, where a later load of the date would pick it up; the bytes are kept as
+    # evidence in the quarantine zone, which loads never list
+    assert not (data_dir / "lake/raw/spacex/launches/ingest_date=2024-06-02").exists()
+    kept = list(
+        (data_dir / "lake/quarantine/spacex/launches/ingest_date=2024-06-02").rglob("launches.*")
     )
-    assert [p.read_text() for p in raw] == ['{"docs": []}']
+    assert [p.read_text() for p in kept] == ['{"docs": []}']
+    assert str(kept[0]) in lines[-1]
 
 
 def test_bad_records_are_quarantined_and_counted(tmp_path: Path) -> None:
