@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from spacex_elt_support import alerts, assets, steps
+from spacex_elt_support import alerts, assets, retries, steps
 from spacex_elt_support.config import DagConfig
 
 # A run triggered without a logical date (Airflow 3's REST API accepts `"logical_date": null`)
@@ -40,13 +40,15 @@ triggers it, so its job reads no local file (only SPACEX_SOURCE_INBOX_DIR); pyth
 
 
 def default_args(cfg: DagConfig) -> dict[str, Any]:
-    """Retries with exponential backoff (capped), alerts; timeouts are set per task."""
+    """Retries with exponential backoff (capped) — none for what a retry cannot fix
+    (`retries.FailFast`) —, alerts; timeouts are set per task."""
     return {
         "owner": "data-engineering",
         "retries": cfg.retries,
         "retry_delay": cfg.retry_delay,
         "retry_exponential_backoff": cfg.retry_backoff,
         "max_retry_delay": cfg.max_retry_delay,
+        "retry_policy": retries.FailFast(),
         "on_failure_callback": alerts.failure_callbacks(cfg),
         "on_retry_callback": alerts.on_retry,
         "depends_on_past": False,

@@ -1,0 +1,80 @@
+"""What a retry cannot fix fails the task on its first try and alerts once (`dag.test()`, the real
+DAG, retries on): a template that cannot render, an invalid setting, a host name that does not
+resolve. A refused connection still retries (see `test_failing_task_is_retried_then_alerts`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.dags.conftest import load_dag
+from tests.dags.test_dag_run import _states, webhook  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.slow
+
+CASES = {
+    # ecs mode reads the cluster from an Airflow Variable when SPACEX_ECS_CLUSTER is unset: a
+    # deployment without it cannot render the task's `cluster` field
+    "template": ({"SPACEX_AIRFLOW_EXECUTION_MODE": "ecs"}, None, "its templates cannot render"),
+    # set where the task runs only (the DAG file would refuse it at parse time)
+    "setting": ({}, None, "its configuration is invalid"),
+    "dns": (
+        {"SPACEX_SOURCE_ALLOWED_HOSTS": "no-such-host.invalid"},
+        "https://no-such-host.invalid/v5/launches",
+        "the source's host name does not resolve",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_what_a_retry_cannot_fix_fails_at_once_and_alerts(
+    case: str,
+    airflow_db: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    webhook: tuple[str, list[dict[str, Any]]],  # noqa: F811 - the imported fixture
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    env, source, reason = CASES[case]
+    url, received = webhook
+    monkeypatch.setenv("SPACEX_DATA_DIR", str(tmp_path / "spacex"))
+    monkeypatch.setenv("SPACEX_AIRFLOW_RETRIES", "2")
+    monkeypatch.setenv("SPACEX_AIRFLOW_RETRY_DELAY_S", "0")
+    monkeypatch.setenv("SPACEX_ALERT_HTTP_CONN_ID", "spacex_alert_webhook")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SPACEX_ALERT_WEBHOOK", json.dumps({"conn_type": "http", "host": url})
+    )
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    dag = load_dag()
+    if case == "setting":
+        monkeypatch.setenv("SPACEX_HTTP_RETRIES", "-1")
+
+    conf = {"input": source} if source else None
+    with caplog.at_level("ERROR", logger="spacex_elt.retries"):
+        run = dag.test(logical_date=datetime(2024, 6, 3, tzinfo=UTC), run_conf=conf)
+
+    assert str(run.state) == "failed"
+    assert _states(run)["extract"] == ("failed", 1)  # no retry
+    [alert] = received  # the same alert path as any failure, once
+    assert (alert["task_id"], alert["try_number"]) == ("extract", "1")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "spacex_elt.retries"]
+    assert line.startswith("NOT RETRIED [spacex_elt] spacex_elt.extract run ")
+    assert f": {reason}, and a retry would not change that: " in line
+    assert "\n" not in line
+
+
+def test_the_job_exiting_2_in_a_container_is_not_retried_and_exiting_1_is() -> None:
+    from airflow.providers.docker.exceptions import DockerContainerFailedException
+    from spacex_elt_support.retries import FailFast
+
+    def action(code: int) -> str:
+        description = f"Docker container failed: {{'StatusCode': {code}}}"
+        failed = DockerContainerFailedException(description)
+        return FailFast().evaluate(failed, try_number=1, max_tries=3).action.value
+
+    assert (action(2), action(1)) == ("fail", "default")
