@@ -77,9 +77,16 @@ bench-dbt: install-all ## dbt's fixed cost: the DAG per model vs one dbt build (
 bench-all: bench-dbt ## bench-dbt, then end to end at 100k and 1M launches vs the DuckDB floor
 	$(MAKE) bench N=100000,1000000
 
-docs: install ## Generate dbt docs (lineage) and serve them on http://127.0.0.1:8580
+# The site opens on the project's own overview (dbt_spacex/models/overview.md). Needs only the
+# pipeline's dependencies (dbt, no Airflow). dbt's DBT_TARGET_PATH / DBT_LOG_PATH move its output.
+# The DuckDB file is the job's (SPACEX_DUCKDB_PATH, else <SPACEX_DATA_DIR>/warehouse.duckdb);
+# its folder is created, so the docs build before the first run too (with an empty catalog).
+DOCS_PORT ?= 8580
+docs: export SPACEX_DUCKDB_PATH := $(or $(SPACEX_DUCKDB_PATH),$(or $(SPACEX_DATA_DIR),.spacex)/warehouse.duckdb)
+docs: install ## Generate dbt docs (overview, models, tests, lineage) and serve them on http://127.0.0.1:8580 (DOCS_PORT)
+	mkdir -p "$$(dirname "$$SPACEX_DUCKDB_PATH")"
 	$(RUN) dbt docs generate --project-dir dbt_spacex --profiles-dir dbt_spacex --target $(WAREHOUSE)
-	$(RUN) dbt docs serve --project-dir dbt_spacex --profiles-dir dbt_spacex --target $(WAREHOUSE) --host 127.0.0.1 --port 8580 --no-browser
+	$(RUN) dbt docs serve --project-dir dbt_spacex --profiles-dir dbt_spacex --target $(WAREHOUSE) --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 dbt-manifest: install-all ## dbt parse with the job's settings: the manifest the DAG renders from + the state runs start warm from
 	$(RUN) spacex-etl transform --command parse
