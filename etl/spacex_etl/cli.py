@@ -470,7 +470,11 @@ def load(
     allow_future_date: FutureOpt = False,
     raw_uri: Annotated[
         list[str] | None,
-        typer.Option("--raw-uri", help="Raw object(s) to load. Default: newest of the date."),
+        typer.Option(
+            "--raw-uri",
+            metavar="<uri>",
+            help="A raw object to load; repeat for several. Default: the newest of the date.",
+        ),
     ] = None,
     force: ForceOpt = False,
     allow_shrink: AllowShrinkOpt = False,

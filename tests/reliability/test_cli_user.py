@@ -40,7 +40,7 @@ def help_text(*args: str) -> str:
 def test_help_shows_switches_as_switches_and_describes_every_option() -> None:
     for command in ("run", "extract", "load", "transform", "answers", "report"):
         text = help_text(command)
-        assert "<bool>" not in text, text
+        assert "<bool>" not in text and "<list[" not in text, text
         options = re.findall(r"^\s+(?:-\w, )?(--[\w-]+)(.*)$", text, re.M)
         undocumented = [name for name, rest in options if not rest.strip()]
         assert not undocumented, f"{command}: {undocumented} have no description"
@@ -229,3 +229,41 @@ def test_a_refused_load_leaves_no_staged_parts(loaded: Env, tmp_path: Path) -> N
 
     assert before  # the baseline's load published its parts
     assert sorted(staged.rglob("*.parquet")) == before
+
+
+# -- exit codes through make -------------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[2]
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
+
+
+def make_run(duck: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", "run", *args],
+        cwd=REPO,
+        env=duck.environ(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_make_run_exits_2_and_shows_the_clis_own_code_last(duck: Env, tmp_path: Path) -> None:
+    """GNU make exits 2 whenever a recipe fails (its manual: 0, 2, or 1 under -q); what it can
+    show is the CLI's own code, on its last line. Scripts call the CLI to tell 1 from 2."""
+    page = tmp_path / "page.html"
+    page.write_text("<html>not launches</html>")
+    cases = {  # the CLI's code → (INPUT, DATE): 1 a pipeline error, 2 wrong usage
+        1: (str(page), DAY1),
+        2: ("snapshot", FUTURE),
+    }
+    for code, (source, day) in cases.items():
+        direct = duck.cli("run", "--input", source, "--date", day, expect=code)
+        made = make_run(duck, f"INPUT={source}", f"DATE={day}")
+
+        assert made.returncode == 2, made.stderr[-2000:]
+        last = made.stderr.strip().splitlines()[-1]
+        assert re.fullmatch(rf"make: \*\*\* \[Makefile:\d+: run\] Error {code}", last), last
+        error = not_log_lines(direct.stderr)[-1]
+        made_error = made.stderr.strip().splitlines()[-2]  # right above make's line
+        assert error.startswith("spacex-etl: error: ")
+        assert RUN_ID.sub("<run>", made_error) == RUN_ID.sub("<run>", error)

@@ -134,8 +134,8 @@ def test_make_docs_serves_the_projects_own_overview_before_any_run(tmp_path: Pat
         ["make", "docs", f"DOCS_PORT={port}"],
         cwd=REPO,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "make.log").open("wb"),
+        stdout=(tmp_path / "make.log").open("wb"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,  # make, dbt and its server: stopped as one group below
     )
     try:
