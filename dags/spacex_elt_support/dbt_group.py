@@ -81,6 +81,10 @@ def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any], after: Any) -> 
             manifest_path=manifest,
             install_dbt_deps=False,
         )
+        # Cosmos wraps the path in Airflow's ObjectStoragePath, whose first open loads every
+        # Airflow plugin (Cosmos's own imports FastAPI): ~1-2 s of each parse, in every task's
+        # process too. The manifest is a local file: read it as one.
+        project.manifest_path = manifest
     else:
         log.warning(
             "%s (run `make dbt-manifest`): rendering dbt with Cosmos's parser instead, and dbt "

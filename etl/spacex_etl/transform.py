@@ -47,12 +47,13 @@ MAX_THREADS = 8
 
 
 def dbt_threads(settings: Settings) -> dict[str, str]:
-    """dbt's threads (its `DBT_THREADS` variable) for DuckDB, which computes on this machine: two
-    per core (a model waits on DuckDB's own threads and on I/O), at most MAX_THREADS; a value
-    set by hand wins. A remote warehouse keeps its profile's threads."""
+    """dbt's threads for DuckDB, which computes on this machine (`DBT_THREADS`, which the duckdb
+    profile reads): one per core, at least 2, at most MAX_THREADS — dbt's own work per node is
+    Python under one lock, so more threads than cores only queue (measured in part-3/bench); a
+    value set by hand wins. A remote warehouse keeps its profile's threads."""
     if settings.warehouse != "duckdb" or os.environ.get("DBT_THREADS"):
         return {}
-    return {"DBT_THREADS": str(max(2, min(MAX_THREADS, 2 * (os.cpu_count() or 1))))}
+    return {"DBT_THREADS": str(max(2, min(MAX_THREADS, os.cpu_count() or 1)))}
 
 
 def dbt_location(settings: Settings) -> dict[str, str]:
