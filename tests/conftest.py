@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,16 +33,50 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )
 
 
+# Modules that run on one worker, one after the other, because they share what is expensive to
+# start (`shared_standalone` in tests/dags/conftest.py: one `airflow standalone` for all three).
+ONE_WORKER = {
+    "tests/dags/test_api_server.py": "airflow standalone",
+    "tests/dags/test_clear_model.py": "airflow standalone",
+    "tests/dags/test_watcher_runs.py": "airflow standalone",
+}
+
+
+def scope_of(nodeid: str) -> str:
+    """The unit a worker runs whole: the test's module, or the group of modules it shares with."""
+    module = nodeid.split("::", 1)[0]
+    return ONE_WORKER.get(module, module)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules holding a `slow` test run first (modules stay whole, their order otherwise kept).
+    """Modules holding a `slow` test run first, a group in ONE_WORKER together (modules stay
+    whole, their order otherwise kept).
 
     `make test` runs `pytest -n auto --dist loadscope` (pytest-xdist): each module goes to one
     worker, so a module-scoped fixture (one dbt build, one loaded warehouse) is built once per
     run. Starting the long modules first keeps a worker from picking one up last and running on
     alone while the other idles.
     """
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)
+    slow = {scope_of(item.nodeid) for item in items if item.get_closest_marker("slow")}
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first.setdefault(scope_of(item.nodeid), index)
+    items.sort(key=lambda item: (scope_of(item.nodeid) not in slow, first[scope_of(item.nodeid)]))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope`, with the modules of a group in ONE_WORKER sent to one worker as one
+    unit (pytest-xdist's own `xdist_group` marker is not honoured under pytest 9.2)."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+    return Scheduling(config, log)
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ONE_WORKER
+from tests.dags.standalone import Shared, Standalone
+
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
 DAG_ID = "spacex_elt"
@@ -115,3 +118,30 @@ def load_dag(**env: str) -> Any:
 @pytest.fixture
 def python_dag(airflow_db: Path) -> Any:
     return load_dag()
+
+
+# --- one `airflow standalone` for the tests that drive it -----------------------------------
+SHARED_LIMIT_S = 1200  # per test: the start-up (first test) + two DAG runs on 2 busy cores
+_STANDALONE = Shared()
+
+
+@pytest.fixture
+def shared_standalone(tmp_path_factory: pytest.TempPathFactory) -> Standalone:
+    """This worker's `airflow standalone` (the repo's dbt project prebuilt, retries off): the
+    modules using it are one unit in ONE_WORKER, so it starts once and runs their tests in a
+    row; it stops after the last of them. A test that changes the project restores it."""
+    return _STANDALONE.get(tmp_path_factory.mktemp("standalone"), SHARED_LIMIT_S)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A module using the shared standalone outside its ONE_WORKER group would start another."""
+    for item in items:
+        if "shared_standalone" in getattr(item, "fixturenames", ()):
+            module = item.nodeid.split("::", 1)[0]
+            if ONE_WORKER.get(module) != "airflow standalone":
+                raise pytest.UsageError(f"{module} uses shared_standalone: list it in ONE_WORKER")
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if nextitem is None or "shared_standalone" not in getattr(nextitem, "fixturenames", ()):
+        _STANDALONE.stop()

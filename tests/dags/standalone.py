@@ -7,23 +7,50 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from tests.dags.test_api_server import _free_port, _get_json, _stop
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 REPO_DBT = DAGS.parent / "dbt_spacex"
 DAG_PATH = "/api/v2/dags/spacex_elt"
 FINISHED = ("success", "failed")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def get_json(url: str, token: str | None = None) -> Any:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """TERM the server's process group (it has worker children), KILL what is left."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass
 
 
 def wait(deadline: float, what: str, check: Callable[[], Any]) -> Any:
@@ -45,6 +72,8 @@ class Standalone:
     base: str
     token: str
     home: Path
+    project: Path
+    data_dir: Path
     deadline: float
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
@@ -58,7 +87,7 @@ class Standalone:
             return json.loads(response.read())
 
     def get(self, path: str) -> Any:
-        return _get_json(f"{self.base}{path}", self.token)
+        return get_json(f"{self.base}{path}", self.token)
 
     def trigger(
         self, run_id: str, logical_date: str | None, conf: dict[str, Any] | None = None
@@ -84,6 +113,25 @@ class Standalone:
 
     def wait_for(self, what: str, check: Callable[[], Any]) -> Any:
         return wait(self.deadline, what, check)
+
+    def run(
+        self, run_id: str, logical_date: str | None
+    ) -> tuple[dict[str, Any], dict[str, tuple[str, int]]]:
+        """Trigger a run and wait for it to end; return it and its tasks' (state, try)."""
+        self.trigger(run_id, logical_date)
+        return self.finished(run_id), self.states(run_id)
+
+    def rerun(self, run_id: str, task_id: str) -> dict[str, tuple[str, int]]:
+        """Clear one task, as a user does in the grid, and wait for its next try to end; return
+        the run's tasks' (state, try) then."""
+        tries = self.states(run_id)[task_id][1]
+        assert self.clear(run_id, [task_id]) == [task_id]
+
+        def done() -> dict[str, tuple[str, int]] | None:
+            now = self.states(run_id)
+            return now if now[task_id][1] == tries + 1 and now[task_id][0] in FINISHED else None
+
+        return dict(self.wait_for(f"{task_id} to run again", done))
 
     def clear(self, run_id: str, task_ids: list[str]) -> list[str]:
         cleared = self.call(
@@ -114,16 +162,21 @@ class Standalone:
         return str(content)
 
 
-def prebuilt_project(tmp: Path, data_dir: Path, source: Path = REPO_DBT) -> Path:
-    """A copy of the dbt project with its manifest and partial-parse state built for this data
-    dir, as an image is built with the settings it runs with (`spacex-etl transform --command
-    parse`)."""
-    project = tmp / "dbt_spacex"
-    shutil.copytree(source, project, ignore=shutil.ignore_patterns("target", "logs"))
+def parse(project: Path, data_dir: Path) -> None:
+    """Build the project's manifest and partial-parse state for this data dir, as an image is
+    built with the settings it runs with (`spacex-etl transform --command parse`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPACEX_")}
     env |= {"SPACEX_DATA_DIR": str(data_dir), "SPACEX_DBT_PROJECT_DIR": str(project)}
     cli = Path(sys.executable).with_name("spacex-etl")
     subprocess.run([str(cli), "transform", "--command", "parse"], env=env, check=True)
+
+
+def prebuilt_project(tmp: Path, data_dir: Path, source: Path = REPO_DBT) -> Path:
+    """A copy of the dbt project with its manifest and partial-parse state built for this data
+    dir."""
+    project = tmp / "dbt_spacex"
+    shutil.copytree(source, project, ignore=shutil.ignore_patterns("target", "logs"))
+    parse(project, data_dir)
     return project
 
 
@@ -135,7 +188,7 @@ def standalone(tmp: Path, limit_s: float, **env: str) -> Iterator[Standalone]:
     data_dir = tmp / "spacex"
     if "SPACEX_DBT_PROJECT_DIR" not in env:
         env["SPACEX_DBT_PROJECT_DIR"] = str(prebuilt_project(tmp, data_dir))
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     home = tmp / "airflow"
     airflow = Path(sys.executable).with_name("airflow")
@@ -170,9 +223,10 @@ def standalone(tmp: Path, limit_s: float, **env: str) -> Iterator[Standalone]:
     deadline = time.monotonic() + limit_s
     try:
         passwords = home / "simple_auth_manager_passwords.json.generated"
-        wait(deadline, "health", lambda: _get_json(f"{base}/api/v2/monitor/health"))
+        wait(deadline, "health", lambda: get_json(f"{base}/api/v2/monitor/health"))
         password = wait(deadline, "password", lambda: json.loads(passwords.read_text())["admin"])
-        client = Standalone(base, "", home, deadline)
+        project = Path(env["SPACEX_DBT_PROJECT_DIR"])
+        client = Standalone(base, "", home, project, data_dir, deadline)
         client.token = client.call(
             "POST", "/auth/token", {"username": "admin", "password": password}
         )["access_token"]
@@ -180,5 +234,33 @@ def standalone(tmp: Path, limit_s: float, **env: str) -> Iterator[Standalone]:
         client.call("PATCH", DAG_PATH, {"is_paused": False})
         yield client
     finally:
-        _stop(process)
+        stop(process)
         log.close()
+
+
+class Shared:
+    """One standalone for consecutive tests (this repo's dbt project, no retries): started by
+    the first test that asks, stopped by `stop()` after the last; each test gets `limit_s`."""
+
+    def __init__(self) -> None:
+        self._stack = ExitStack()
+        self._airflow: Standalone | None = None
+        self._failed: BaseException | None = None
+
+    def get(self, tmp: Path, limit_s: float) -> Standalone:
+        if self._failed is not None:  # a start that failed is not paid again by every test
+            raise AssertionError(f"airflow standalone did not start: {self._failed}")
+        if self._airflow is None:
+            try:
+                self._airflow = self._stack.enter_context(
+                    standalone(tmp, limit_s, SPACEX_AIRFLOW_RETRIES="0")
+                )
+            except BaseException as exc:
+                self._failed = exc
+                raise
+        self._airflow.deadline = time.monotonic() + limit_s
+        return self._airflow
+
+    def stop(self) -> None:
+        self._stack.close()
+        self._airflow = None
