@@ -24,6 +24,19 @@ CLI = str(Path(sys.executable).with_name("spacex-etl"))
 DAY1, DAY2 = "2024-06-01", "2024-06-02"
 
 
+def write(path: Path, records: Any) -> Path:
+    path.write_text(json.dumps(records))
+    return path
+
+
+def extract(env: Env, path: Path, day: str, run_id: str | None = None) -> str:
+    """Land a file; return the raw URI of its launches."""
+    args = ["extract", "--input", str(path), "--date", day, "--json"]
+    out = json.loads(env.cli(*args, *(["--run-id", run_id] if run_id else [])).stdout)
+    [landed] = [item for item in out["landed"] if item["resource"] == "launches"]
+    return str(landed["raw_uri"])
+
+
 def snapshot_records() -> list[dict[str, Any]]:
     """The 205 real launches, as a fresh list each time (tests edit their copy)."""
     records: list[dict[str, Any]] = json.loads(SNAPSHOT_LAUNCHES.read_text())
