@@ -123,12 +123,14 @@ EXPECTED = {
 }
 
 
-@pytest.fixture
-def duckdb_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "spacex", warehouse="duckdb", monitor=MONITOR)
+@pytest.fixture(scope="module")
+def duckdb_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A DuckDB warehouse holding the 16-run history (its checks built once for the module)."""
+    data_dir = tmp_path_factory.mktemp("monitoring") / "spacex"
+    return Settings(data_dir=data_dir, warehouse="duckdb", monitor=MONITOR)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def duckdb_verdicts(duckdb_settings: Settings) -> list[dict[str, Any]]:
     return verdicts(duckdb_settings)
 
@@ -156,11 +158,12 @@ def test_each_anomaly_is_flagged_exactly_in_its_runs(
         monitoring.raise_on_fail(monitoring.anomalies(duckdb_settings, "run09"))
 
 
-def test_a_steady_history_flags_nothing(duckdb_settings: Settings) -> None:
-    rows = verdicts(duckdb_settings, steady=True)
+def test_a_steady_history_flags_nothing(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "spacex", warehouse="duckdb", monitor=MONITOR)
+    rows = verdicts(settings, steady=True)
     assert rows
     assert flagged(rows) == {}
-    assert monitoring.anomalies(duckdb_settings)["verdict"] == "pass"
+    assert monitoring.anomalies(settings)["verdict"] == "pass"
 
 
 @pytest.mark.postgres

@@ -18,7 +18,14 @@ import pytest
 from spacex_etl.config import Settings
 from spacex_etl.warehouse import open_warehouse
 from spacex_etl.warehouse.base import ident
-from tests.conftest import PG_DATABASE, PG_HOST, PG_PORT, PG_USER, SNAPSHOT_LAUNCHES
+from tests.conftest import (
+    PG_DATABASE,
+    PG_HOST,
+    PG_PORT,
+    PG_USER,
+    SNAPSHOT_LAUNCHES,
+    copy_installation,
+)
 
 CLI = str(Path(sys.executable).with_name("spacex-etl"))
 DAY1, DAY2 = "2024-06-01", "2024-06-02"
@@ -146,6 +153,13 @@ def _baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("baseline") / "spacex"
     Env(data_dir, Settings(data_dir=data_dir)).cli("run", "--date", DAY1, "--skip-transform")
     return data_dir
+
+
+@pytest.fixture
+def answered_duck(answered: tuple[Path, dict[str, Any]], tmp_path: Path) -> Env:
+    """A private copy of the installation where the snapshot ran for DAY1 (loaded, dbt built)."""
+    data_dir = copy_installation(answered[0], tmp_path / "spacex")
+    return Env(data_dir, Settings(data_dir=data_dir))
 
 
 @pytest.fixture

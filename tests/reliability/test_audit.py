@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import DAY1, DAY2, Env, snapshot_records, write
+from tests.reliability.conftest import DAY2, Env, snapshot_records, write
 
 
 @pytest.mark.slow
-def test_answers_warn_when_the_last_load_failed(duck: Env, tmp_path: Path) -> None:
-    duck.cli("run", "--date", DAY1)  # loads and builds the answers
+def test_answers_warn_when_the_last_load_failed(answered_duck: Env, tmp_path: Path) -> None:
+    duck = answered_duck  # the snapshot loaded and the answers built for DAY1
     assert "warning" not in duck.cli("answers").stderr
     records = snapshot_records()
     for record in records:
@@ -30,8 +30,8 @@ def test_answers_warn_when_the_last_load_failed(duck: Env, tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_answers_warn_when_the_last_dbt_build_failed(duck: Env, tmp_path: Path) -> None:
-    duck.cli("run", "--date", DAY1)
+def test_answers_warn_when_the_last_dbt_build_failed(answered_duck: Env, tmp_path: Path) -> None:
+    duck = answered_duck
     records = snapshot_records()
     records[0]["cores"][0]["landing_type"] = "Catapult"  # loads, but fails accepted_values
     bad = write(tmp_path / "launches.json", records)
