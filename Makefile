@@ -16,7 +16,7 @@ DATE ?= $(shell date -u +%F)
 INPUT ?= snapshot
 export SPACEX_WAREHOUSE := $(WAREHOUSE)
 
-.PHONY: help bootstrap install install-all run test unit lint fmt bench bench-dbt bench-all docs dbt-manifest airflow up down logs stack-test aws-test clean
+.PHONY: help bootstrap install install-all run test unit coverage lint fmt bench bench-dbt bench-all docs dbt-manifest airflow up down logs stack-test aws-test clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,10 @@ test: install-all lint dbt-manifest ## Lint, type-check and run the whole test s
 
 unit: install-all ## The fast unit tests (no dbt runs): the inner loop, under a minute
 	$(RUN) pytest tests/unit -q -m "not slow" -n $(WORKERS) --dist loadscope
+
+coverage: install-all dbt-manifest ## The whole suite measuring branch coverage of etl/ and dags/ (subprocesses included)
+	$(RUN) pytest -n $(WORKERS) --dist loadscope --cov --cov-report=json:coverage.json --cov-report=
+	$(RUN) python -m tests.coverage_table coverage.json
 
 lint: install-all ## ruff, mypy, sqlfluff, hadolint, compose schema, checkov
 	$(RUN) ruff check .
