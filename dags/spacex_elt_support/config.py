@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from spacex_etl.config import Settings
 
 ExecutionMode = Literal["python", "docker", "ecs"]
 MODES: tuple[ExecutionMode, ...] = ("python", "docker", "ecs")
@@ -152,9 +156,6 @@ class DagConfig(BaseSettings):
     dbt_project_dir: Path = Field(
         default_factory=_repo_dbt_dir, validation_alias="SPACEX_DBT_PROJECT_DIR"
     )
-    dbt_target: str = Field(
-        "duckdb", validation_alias=AliasChoices("SPACEX_DBT_TARGET", "SPACEX_WAREHOUSE")
-    )
     dbt_manifest: Path | None = Field(
         None, description="dbt manifest.json made at build time; default <project>/target/"
     )
@@ -206,20 +207,35 @@ class DagConfig(BaseSettings):
     def dagrun_timeout(self) -> timedelta:
         return timedelta(hours=3)
 
+    @cached_property
+    def job(self) -> Settings:
+        """The job's own settings (`SPACEX_*`): the warehouse, its dbt target, the sources it
+        allows. Light to read at parse time: config only, no adapter, no driver."""
+        from spacex_etl.config import Settings
+
+        return Settings()
+
+    @property
+    def dbt_target(self) -> str:
+        """The dbt target Cosmos runs: the job's (`SPACEX_DBT_TARGET`, else the warehouse)."""
+        return self.job.target
+
     @property
     def source_pattern(self) -> str:
         """What the `input`/`cores_input` params accept (JSON-schema `pattern`): `snapshot` or a
         URL on a host the job allows — the job's own rule (`spacex_etl.sources.source_pattern`,
         light: config and sources only), so the two can never disagree."""
-        from spacex_etl.config import Settings
         from spacex_etl.sources import source_pattern
 
-        return source_pattern(Settings())
+        return source_pattern(self.job)
 
     @property
     def parallel_tasks(self) -> int:
-        """DuckDB takes one writing process at a time: its dbt tasks must not overlap."""
-        return self.max_active_tasks or (1 if self.dbt_target == "duckdb" else 8)
+        """A warehouse that takes one writing process at a time (`warehouse.single_writer`:
+        DuckDB) must not have its dbt tasks overlap."""
+        from spacex_etl.warehouse import single_writer
+
+        return self.max_active_tasks or (1 if single_writer(self.job.warehouse) else 8)
 
     @property
     def manifest_path(self) -> Path:

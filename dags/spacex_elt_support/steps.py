@@ -12,7 +12,6 @@ import json
 import logging
 import time
 from datetime import date
-from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
@@ -59,8 +58,7 @@ def dbt_environment() -> dict[str, str]:
     from spacex_etl import transform
     from spacex_etl.config import Settings
 
-    settings = Settings()
-    return transform.dbt_env(settings) | transform.dbt_threads(settings)
+    return transform.dbt_env(Settings())
 
 
 def object_dataset(uri: str) -> tuple[str, str]:
@@ -69,20 +67,6 @@ def object_dataset(uri: str) -> tuple[str, str]:
     if parsed.scheme == "s3":
         return f"s3://{parsed.netloc}", parsed.path.lstrip("/")
     return "file", uri
-
-
-def table_dataset(env: dict[str, str], schema: str, table: str) -> tuple[str, str]:
-    """OpenLineage (namespace, name) of a warehouse table, named the way the OpenLineage dbt
-    integration (which Cosmos runs) names dbt's sources and models, so the graphs join."""
-    warehouse = env["SPACEX_WAREHOUSE"]
-    if warehouse == "duckdb":
-        path = env["SPACEX_DUCKDB_PATH"]
-        return f"duckdb://{path}", f"{PurePosixPath(path).stem}.{schema}.{table}"
-    if warehouse == "postgres":
-        namespace = f"postgres://{env['SPACEX_PG_HOST']}:{env['SPACEX_PG_PORT']}"
-        return namespace, f"{env['SPACEX_PG_DATABASE']}.{schema}.{table}"
-    namespace = f"redshift://{env['SPACEX_REDSHIFT_HOST']}:{env['SPACEX_REDSHIFT_PORT']}"
-    return namespace, f"{env['SPACEX_REDSHIFT_DATABASE']}.{schema}.{table}"
 
 
 def extract(
@@ -123,18 +107,19 @@ def extract(
 
 def load(extracted: Any) -> dict[str, Any]:
     """Validate, stage and load exactly the raw objects the extract task landed."""
-    from spacex_etl import pipeline, transform
+    from spacex_etl import pipeline
     from spacex_etl.config import Settings
+    from spacex_etl.warehouse import open_warehouse
 
     raw_uris = raw_uris_of(extracted)
     settings = Settings()
+    warehouse = open_warehouse(settings)
     start = time.perf_counter()
-    loaded = pipeline.load(settings, raw_uris=raw_uris)
+    loaded = pipeline.load(settings, raw_uris=raw_uris, warehouse=warehouse)
     seconds = time.perf_counter() - start
     rows: dict[str, int] = {}
     for item in loaded:
         rows.update(item.result.rows if item.result else {})
-    env = transform.dbt_location(settings)  # names only: no credentials fetched for lineage
     summary = {
         "raw_uris": raw_uris,
         "rows": rows,
@@ -146,7 +131,8 @@ def load(extracted: Any) -> dict[str, Any]:
         "finished_at": time.time(),  # the report task times the dbt phase from here
         "lineage": {
             "inputs": [object_dataset(uri) for uri in raw_uris],
-            "outputs": [table_dataset(env, settings.raw_schema, t) for t in [*rows, "load_ledger"]],
+            # named from the settings alone: no credentials fetched for lineage
+            "outputs": [warehouse.lineage_dataset(t) for t in [*rows, "load_ledger"]],
         },
     }
     log.info("load rows=%s in %.1fs", rows, summary["seconds"])

@@ -28,6 +28,7 @@ from spacex_etl import __version__, pipeline
 from spacex_etl.batch import Batch
 from spacex_etl.config import SNAPSHOT, Settings
 from spacex_etl.errors import BusyError, SpacexEtlError
+from spacex_etl.warehouse import single_writer
 
 app = typer.Typer(
     help="SpaceX launches ELT: extract → land raw → load → dbt → answers to Q1/Q2.",
@@ -199,14 +200,15 @@ DBT_COMMANDS = ("run", "transform")
 
 @contextlib.contextmanager
 def _exclusive(settings: Settings, command: str) -> Iterator[None]:
-    """One `spacex-etl` at a time per data dir where two would collide: anything on the DuckDB
-    file (one writer process), and dbt (its output folder is in the data dir). A second one is
-    refused with one line naming the first, instead of failing midway in DuckDB or dbt. Loads
-    into PostgreSQL or Redshift need no such lock: they queue on the warehouse's load lock.
+    """One `spacex-etl` at a time per data dir where two would collide: anything on a warehouse
+    that admits one writer process (`warehouse.single_writer`: DuckDB's file), and dbt (its
+    output folder is in the data dir). A second one is refused with one line naming the first,
+    instead of failing midway in DuckDB or dbt. Loads into PostgreSQL or Redshift need no such
+    lock: they queue on the warehouse's load lock.
 
     The lock is an flock on `<data dir>/spacex-etl.lock`, released by the kernel when the
     process ends however it ends, so a crashed run never blocks the next."""
-    if command not in DBT_COMMANDS and settings.warehouse != "duckdb":
+    if command not in DBT_COMMANDS and not single_writer(settings.warehouse):
         yield
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)

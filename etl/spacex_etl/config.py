@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from spacex_etl.errors import ConfigError
+from spacex_etl.warehouse import ADAPTERS
 
 DEFAULT_API_URL = "https://api.spacexdata.com/v5/launches"
 DEFAULT_CORES_API_URL = "https://api.spacexdata.com/v4/cores"
@@ -33,7 +35,6 @@ IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
 """A plain SQL identifier (fits PostgreSQL's 63 bytes and Redshift's 127): nothing to quote."""
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 
-Warehouse = Literal["duckdb", "postgres", "redshift"]
 MiB = 1024 * 1024
 
 
@@ -269,9 +270,7 @@ class Settings(_Section):
     lake_uri: str | None = Field(
         None, description="Lake root: a folder path or s3://bucket/prefix. Default <data_dir>/lake."
     )
-    warehouse: Warehouse = Field(
-        "duckdb", description="Warehouse target: duckdb|postgres|redshift."
-    )
+    warehouse: str = Field("duckdb", description=f"Warehouse target: {'|'.join(ADAPTERS)}.")
     duckdb_path: Path | None = Field(
         None, description="DuckDB warehouse file. Default <data_dir>/warehouse.duckdb."
     )
@@ -289,6 +288,19 @@ class Settings(_Section):
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     redshift: RedshiftSettings = Field(default_factory=RedshiftSettings)
+
+    @field_validator("warehouse")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        """One of the registry's warehouses (`warehouse.ADAPTERS`)."""
+        if value not in ADAPTERS:
+            *rest, last = (repr(name) for name in ADAPTERS)
+            raise PydanticCustomError(
+                "literal_error",
+                "Input should be {expected}",
+                {"expected": f"{', '.join(rest)} or {last}"},
+            )
+        return value
 
     @cached_property
     def lake_root(self) -> str:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from spacex_etl.config import Settings
 from spacex_etl.errors import ConfigError, TransformError
+from spacex_etl.warehouse import SqlWarehouse, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -43,78 +44,24 @@ PROFILE = "spacex"
 """The profile in dbt_spacex/profiles.yml; named on every command line, as Cosmos does, so that
 the partial-parse state is interchangeable between the job and the DAG."""
 STATE_FILE = "partial_parse.msgpack"
-MAX_THREADS = 8
 
 
-def dbt_threads(settings: Settings) -> dict[str, str]:
-    """dbt's threads for DuckDB, which computes on this machine (`DBT_THREADS`, which the duckdb
-    profile reads): one per core, at least 2, at most MAX_THREADS — dbt's own work per node is
-    Python under one lock, so more threads than cores only queue (measured in part-3/bench); a
-    value set by hand wins. A remote warehouse keeps its profile's threads."""
-    if settings.warehouse != "duckdb" or os.environ.get("DBT_THREADS"):
-        return {}
-    return {"DBT_THREADS": str(max(2, min(MAX_THREADS, os.cpu_count() or 1)))}
-
-
-def dbt_location(settings: Settings) -> dict[str, str]:
-    """Where dbt's warehouse is (names, hosts, paths; no credentials): what lineage names."""
+def dbt_env(settings: Settings, warehouse: SqlWarehouse | None = None) -> dict[str, str]:
+    """The variables dbt_spacex/profiles.yml reads (`env_var()`): the target and schemas, the
+    anomaly checks' thresholds, what the warehouse's adapter says its target needs
+    (`SqlWarehouse.dbt_env`: on Redshift this fetches credentials), and dbt's threads where the
+    warehouse computes on this machine (`SqlWarehouse.dbt_threads`; a `DBT_THREADS` set by hand
+    wins)."""
+    warehouse = warehouse or open_warehouse(settings)
     env = {
         "SPACEX_WAREHOUSE": settings.warehouse,
         "SPACEX_RAW_SCHEMA": settings.raw_schema,
         "SPACEX_DBT_SCHEMA": settings.dbt_schema,
     }
-    if settings.warehouse == "duckdb":
-        return env | {"SPACEX_DUCKDB_PATH": str(settings.duckdb_file)}
-    if settings.warehouse == "postgres":
-        pg = settings.postgres
-        return env | {
-            "SPACEX_PG_HOST": pg.host,
-            "SPACEX_PG_PORT": str(pg.port),
-            "SPACEX_PG_DATABASE": pg.database,
-        }
-    rs = settings.redshift
-    if not rs.host:
-        raise ConfigError("SPACEX_REDSHIFT_HOST is not set; the redshift warehouse needs it")
-    return env | {
-        "SPACEX_REDSHIFT_HOST": rs.host,
-        "SPACEX_REDSHIFT_PORT": str(rs.port),
-        "SPACEX_REDSHIFT_DATABASE": rs.database,
-    }
-
-
-def dbt_env(settings: Settings) -> dict[str, str]:
-    """The variables dbt_spacex/profiles.yml reads (`env_var()`) for the configured warehouse.
-
-    Passwords go in `DBT_ENV_SECRET_*` variables, which dbt scrubs from its logs and
-    messages. dbt logs in as its own user where one is configured (it owns the dbt schema and
-    only reads raw; see warehouse/roles.sql): `SPACEX_PG_DBT_USER` on PostgreSQL,
-    `SPACEX_REDSHIFT_DBT_USER` with IAM auth on Redshift (with database auth: the password's
-    user).
-    """
-    env = dbt_location(settings) | monitor_env(settings)
-    if settings.warehouse == "duckdb":
-        from spacex_etl.parts import MEMORY_LIMIT  # the job's DuckDB share of its 1 GiB task
-
-        return env | {"DBT_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT}
-    if settings.warehouse == "postgres":
-        pg = settings.postgres
-        secret = pg.password if pg.dbt_user is None else pg.dbt_password or pg.password
-        return env | {
-            "SPACEX_PG_USER": pg.dbt_user or pg.user,
-            "DBT_ENV_SECRET_SPACEX_PG_PASSWORD": secret.get_secret_value(),
-        }
-    from spacex_etl.warehouse.redshift import RedshiftWarehouse
-
-    rs = settings.redshift
-    warehouse = RedshiftWarehouse.from_settings(settings)
-    creds = warehouse.credentials()
-    user, password = creds if creds is not None else (rs.dbt_user, "")
-    return env | {
-        "SPACEX_REDSHIFT_AUTH_METHOD": "database" if creds is not None else "iam",
-        "SPACEX_REDSHIFT_CLUSTER_ID": warehouse.cluster_identifier() or "",
-        "SPACEX_REDSHIFT_DBT_USER": user,
-        "DBT_ENV_SECRET_SPACEX_REDSHIFT_PASSWORD": password,
-    }
+    threads = os.environ.get("DBT_THREADS") or warehouse.dbt_threads()
+    if threads is not None:
+        env["DBT_THREADS"] = str(threads)
+    return env | monitor_env(settings) | warehouse.dbt_env()
 
 
 def monitor_env(settings: Settings) -> dict[str, str]:
@@ -190,7 +137,7 @@ def invoke(settings: Settings, command: list[str], target_path: Path | None = No
     """Run one dbt command; dbt's console output goes to stderr so stdout stays clean."""
     from dbt.cli.main import dbtRunner
 
-    env = dbt_env(settings) | dbt_threads(settings)
+    env = dbt_env(settings)
     args = dbt_args(settings, command, target_path)
     if not logging.getLogger().isEnabledFor(logging.DEBUG):
         # Silent console: a failure becomes our one TransformError line naming the failing nodes

@@ -212,15 +212,16 @@ def test_bad_execution_mode_is_an_import_error_naming_the_variable(airflow_db: P
 
 
 def test_parsing_imports_neither_the_pipeline_nor_dbt(airflow_db: Path) -> None:
-    """Parse-time cost: of spacex_etl only its settings and the source allow-list; no dbt, no
-    warehouse driver, no provider operator, no Airflow plugin (Cosmos's imports FastAPI)."""
+    """Parse-time cost: of spacex_etl only its settings, the source allow-list and the warehouse
+    registry (no adapter); no dbt, no warehouse driver, no provider operator, no Airflow plugin
+    (Cosmos's imports FastAPI)."""
     code = (
         "import sys, runpy; sys.path.insert(0, sys.argv[1]); "
         "runpy.run_path(sys.argv[1] + '/spacex_elt.py'); "
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'dbt', 'duckdb', 'pyarrow', 'docker', 'psycopg', 'matplotlib', 'fastapi'} "
         "or m.startswith('spacex_etl.') and m not in "
-        "{'spacex_etl.config', 'spacex_etl.sources', 'spacex_etl.errors'} "
+        "{'spacex_etl.config', 'spacex_etl.sources', 'spacex_etl.errors', 'spacex_etl.warehouse'} "
         "or '.operators.' in m and m.startswith(('airflow.providers.amazon', "
         "'airflow.providers.docker'))); print(heavy)"
     )

@@ -22,41 +22,6 @@ def test_raw_uris_come_from_a_dict_or_the_clis_json_line() -> None:
         steps.raw_uris_of({"run_id": "r", "landed": []})
 
 
-@pytest.mark.parametrize(
-    ("env", "expected"),
-    [
-        (
-            {"SPACEX_WAREHOUSE": "duckdb", "SPACEX_DUCKDB_PATH": "/d/warehouse.duckdb"},
-            ("duckdb:///d/warehouse.duckdb", "warehouse.spacex_raw.launches"),
-        ),
-        (
-            {
-                "SPACEX_WAREHOUSE": "postgres",
-                "SPACEX_PG_HOST": "db",
-                "SPACEX_PG_PORT": "5432",
-                "SPACEX_PG_DATABASE": "wh",
-            },
-            ("postgres://db:5432", "wh.spacex_raw.launches"),
-        ),
-        (
-            {
-                "SPACEX_WAREHOUSE": "redshift",
-                "SPACEX_REDSHIFT_HOST": "c.x.eu-west-1.redshift.amazonaws.com",
-                "SPACEX_REDSHIFT_PORT": "5439",
-                "SPACEX_REDSHIFT_DATABASE": "dev",
-            },
-            ("redshift://c.x.eu-west-1.redshift.amazonaws.com:5439", "dev.spacex_raw.launches"),
-        ),
-    ],
-)
-def test_table_lineage_names_match_the_openlineage_dbt_integration(
-    env: dict[str, str], expected: tuple[str, str]
-) -> None:
-    from spacex_elt_support import steps
-
-    assert steps.table_dataset(env, "spacex_raw", "launches") == expected
-
-
 def test_lake_object_lineage_names() -> None:
     from spacex_elt_support import steps
 

@@ -61,7 +61,7 @@ def test_state_built_with_other_settings_is_not_reused_and_dbt_says_so(tmp_path:
 def test_dbt_runs_with_the_threads_the_job_sets(tmp_path: Path) -> None:
     """The duckdb profile reads DBT_THREADS: dbt's own log says how many threads it ran."""
     settings = Settings(data_dir=tmp_path / "data", dbt_project_dir=_project(tmp_path))
-    threads = transform.dbt_threads(settings)["DBT_THREADS"]
+    threads = transform.dbt_env(settings)["DBT_THREADS"]
     transform.invoke(settings, ["compile", "--select", "stg_spacex__cores"])
     log = (transform.output_dir(settings) / "logs" / "dbt.log").read_text()
     assert f"Concurrency: {threads} threads" in log, log[-2000:]

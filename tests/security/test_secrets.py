@@ -123,5 +123,5 @@ def test_dbt_reads_only_real_settings_and_passwords_only_as_dbt_secrets() -> Non
         for name in transform.dbt_env(Settings(warehouse="duckdb"))
         if not name.startswith("SPACEX_")
     }
-    assert set_by_the_job == {"DBT_DUCKDB_MEMORY_LIMIT"}
+    assert set_by_the_job == {"DBT_DUCKDB_MEMORY_LIMIT", "DBT_THREADS"}
     assert read - secrets <= env_names() | set_by_the_job

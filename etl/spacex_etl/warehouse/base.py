@@ -133,6 +133,24 @@ class SqlWarehouse(ABC):
         """Where the warehouse is, for humans (no secrets)."""
         return self.name
 
+    # -- what dbt and lineage need (no connection) -----------------------------------------
+    @abstractmethod
+    def dbt_env(self) -> dict[str, str]:
+        """The variables this warehouse's target in dbt_spacex/profiles.yml reads (`env_var()`)
+        beyond the schemas: where it is, who dbt logs in as (this may fetch credentials; passwords
+        only in `DBT_ENV_SECRET_*` variables, which dbt scrubs from its logs) and its limits."""
+
+    def dbt_threads(self) -> int | None:
+        """dbt's threads for this machine, or None to keep the profile's (a remote warehouse
+        computes elsewhere)."""
+        return None
+
+    @abstractmethod
+    def lineage_dataset(self, table: str) -> tuple[str, str]:
+        """OpenLineage (namespace, name) of a raw table, named the way the OpenLineage dbt
+        integration (which Cosmos runs) names dbt's sources, so the graphs join. Built from
+        settings alone: no connection, no credentials."""
+
     def staging_ddl(self, staging: str, table: str) -> str:
         """DDL for a temporary staging table shaped like a raw table."""
         return f"create temporary table {ident(staging)} ({self._column_defs(columns(table))})"

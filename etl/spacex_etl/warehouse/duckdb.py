@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,6 +14,8 @@ from spacex_etl.contract import ColumnType
 from spacex_etl.errors import LoadError
 from spacex_etl.parts import MEMORY_LIMIT
 from spacex_etl.warehouse.base import SqlWarehouse, ident, quote_literal
+
+MAX_DBT_THREADS = 8
 
 
 class DuckDBWarehouse(SqlWarehouse):
@@ -37,6 +40,19 @@ class DuckDBWarehouse(SqlWarehouse):
 
     def describe(self) -> str:
         return f"duckdb:{self.path}"
+
+    def dbt_env(self) -> dict[str, str]:
+        # dbt's DuckDB stays inside the job's share of its 1 GiB task, as the load does
+        return {"SPACEX_DUCKDB_PATH": str(self.path), "DBT_DUCKDB_MEMORY_LIMIT": self.memory_limit}
+
+    def dbt_threads(self) -> int | None:
+        """DuckDB computes on this machine (`DBT_THREADS`, which the duckdb profile reads): one
+        per core, at least 2, at most MAX_DBT_THREADS — dbt's own work per node is Python under
+        one lock, so more threads than cores only queue (measured in part-3/bench)."""
+        return max(2, min(MAX_DBT_THREADS, os.cpu_count() or 1))
+
+    def lineage_dataset(self, table: str) -> tuple[str, str]:
+        return f"duckdb://{self.path}", f"{self.path.stem}.{self.schema}.{table}"
 
     def connect(self) -> Any:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,23 @@ class PostgresWarehouse(SqlWarehouse):
         s = self.section
         return f"postgres://{s.user}@{s.host}:{s.port}/{s.database}"
 
+    def dbt_env(self) -> dict[str, str]:
+        """dbt logs in as its own user where one is configured (it owns the dbt schema and only
+        reads raw; see warehouse/roles.sql), else as the load's user."""
+        s = self.section
+        secret = s.password if s.dbt_user is None else s.dbt_password or s.password
+        return {
+            "SPACEX_PG_HOST": s.host,
+            "SPACEX_PG_PORT": str(s.port),
+            "SPACEX_PG_DATABASE": s.database,
+            "SPACEX_PG_USER": s.dbt_user or s.user,
+            "DBT_ENV_SECRET_SPACEX_PG_PASSWORD": secret.get_secret_value(),
+        }
+
+    def lineage_dataset(self, table: str) -> tuple[str, str]:
+        s = self.section
+        return f"postgres://{s.host}:{s.port}", f"{s.database}.{self.schema}.{table}"
+
     def connect(self) -> Any:
         s = self.section
         return psycopg.connect(

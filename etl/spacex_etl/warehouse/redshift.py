@@ -217,6 +217,28 @@ class RedshiftWarehouse(SqlWarehouse):
             kwargs["cluster_identifier"] = cluster
         return kwargs
 
+    def dbt_env(self) -> dict[str, str]:
+        """dbt logs in as `SPACEX_REDSHIFT_DBT_USER` with IAM auth (it owns the dbt schema and
+        only reads raw), or with the password's user (from Secrets Manager or the settings)."""
+        s = self.section
+        host = self._require(s.host, "SPACEX_REDSHIFT_HOST")
+        creds = self.credentials()
+        user, password = creds if creds is not None else (s.dbt_user, "")
+        return {
+            "SPACEX_REDSHIFT_HOST": host,
+            "SPACEX_REDSHIFT_PORT": str(s.port),
+            "SPACEX_REDSHIFT_DATABASE": s.database,
+            "SPACEX_REDSHIFT_AUTH_METHOD": "database" if creds is not None else "iam",
+            "SPACEX_REDSHIFT_CLUSTER_ID": self.cluster_identifier() or "",
+            "SPACEX_REDSHIFT_DBT_USER": user,
+            "DBT_ENV_SECRET_SPACEX_REDSHIFT_PASSWORD": password,
+        }
+
+    def lineage_dataset(self, table: str) -> tuple[str, str]:
+        s = self.section
+        host = self._require(s.host, "SPACEX_REDSHIFT_HOST")
+        return f"redshift://{host}:{s.port}", f"{s.database}.{self.schema}.{table}"
+
     def cluster_identifier(self) -> str | None:
         """The provisioned cluster for IAM auth: the setting, else the host name's first label."""
         s = self.section
