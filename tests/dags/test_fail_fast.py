@@ -78,3 +78,12 @@ def test_the_job_exiting_2_in_a_container_is_not_retried_and_exiting_1_is() -> N
         return FailFast().evaluate(failed, try_number=1, max_tries=3).action.value
 
     assert (action(2), action(1)) == ("fail", "default")
+
+
+@pytest.mark.parametrize("shape", ["watcher", "local", "build"])
+def test_every_task_fails_fast_cosmos_ones_included(airflow_db: Path, shape: str) -> None:
+    from spacex_elt_support.retries import FailFast
+
+    dag = load_dag(SPACEX_AIRFLOW_DBT_TASKS=shape)
+
+    assert [t.task_id for t in dag.tasks if not isinstance(t.retry_policy, FailFast)] == []
