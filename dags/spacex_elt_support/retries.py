@@ -9,17 +9,17 @@ callbacks (`alerts`: the `ALERT` line and the configured notifiers) — when:
 - its **templates cannot render**: a bad Jinja expression, a name missing from the context, a
   filter or an Airflow Variable that raises (anything raised while Airflow renders the task's
   template fields, whatever its type, and any Jinja error);
-- its **configuration is invalid**: the job's `ConfigError` (a missing or invalid `SPACEX_*`
-  setting), a pydantic validation error of the DAG's or the job's settings;
-- the source's **host name does not resolve, or TLS fails** (the job already makes a single
-  attempt at those, see `spacex_etl.sources`);
+- the job says so: its error's `retryable` is False (`spacex_etl.errors`) — an invalid or
+  missing `SPACEX_*` setting (`ConfigError`), a source whose host name does not resolve, whose
+  TLS fails or which answers an HTTP status the job itself does not retry (4xx other than 429:
+  `SourceRefusedError`); or a pydantic validation error of the DAG's or the job's settings;
 - the job's container **exits 2** (wrong usage: the command line the DAG built is wrong) in the
   docker mode, and in the ecs mode when the ECS task's description is in the error.
 
-Exceptions are matched by their class's dotted name along the whole chain (`raise … from`,
-the context, urllib3's `reason`): nothing is imported to decide, so the policy works in every
-execution mode, with or without the pipeline installed beside Airflow. Only `has_retry_policy`
-is serialised; the worker evaluates the live object it parsed.
+Exceptions are matched along the whole chain (`raise … from`, the context), by their class's
+dotted name or the job's `retryable` flag: nothing is imported to decide, so the policy works
+in every execution mode, with or without the pipeline installed beside Airflow. Only
+`has_retry_policy` is serialised; the worker evaluates the live object it parsed.
 """
 
 from __future__ import annotations
@@ -38,13 +38,11 @@ RENDERING = "render_template_fields"
 
 PERMANENT: dict[str, str] = {
     "jinja2.exceptions.TemplateError": "its templates cannot render",
-    "spacex_etl.errors.ConfigError": "its configuration is invalid",
     "pydantic_core._pydantic_core.ValidationError": "its configuration is invalid",
-    "urllib3.exceptions.NameResolutionError": "the source's host name does not resolve",
-    "urllib3.exceptions.SSLError": "TLS with the source fails",
-    "ssl.SSLCertVerificationError": "TLS with the source fails",
 }
 """Exception classes (and their subclasses) → why a retry cannot help."""
+FINAL_KINDS = {"config": "its configuration is invalid", "extract": "the source refuses it"}
+"""The job's final errors (`retryable = False`) by their `kind` → why a retry cannot help."""
 
 USAGE_EXIT = re.compile(r"""['"](?:StatusCode|exitCode)['"]: 2\b""")
 """Exit code 2 in a failed container's description (DockerOperator: `{'StatusCode': 2, …}`;
@@ -52,7 +50,7 @@ EcsRunTaskOperator without CloudWatch logs: the ECS task's `containers[…]['exi
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """`exc`, its causes and contexts, and urllib3's `reason`, each once."""
+    """`exc`, its causes and contexts, each once."""
     seen: set[int] = set()
     todo: list[BaseException] = [exc]
     while todo:
@@ -61,8 +59,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(current))
         yield current
-        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None)):
-            if isinstance(linked, BaseException):
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
                 todo.append(linked)
 
 
@@ -81,6 +79,8 @@ def why_permanent(exc: BaseException) -> str | None:
     if _rendering(exc):
         return PERMANENT["jinja2.exceptions.TemplateError"]
     for link in _chain(exc):
+        if getattr(link, "retryable", True) is False:
+            return FINAL_KINDS.get(str(getattr(link, "kind", "")), "the job's error is final")
         for cls in type(link).__mro__:
             reason = PERMANENT.get(f"{cls.__module__}.{cls.__qualname__}")
             if reason:

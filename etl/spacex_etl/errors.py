@@ -8,6 +8,10 @@ class SpacexEtlError(Exception):
     """Base class: an expected failure that the CLI prints as one line and exits 1."""
 
     kind = "error"
+    retryable = True
+    """False when the same call would fail the same way again (an invalid setting, a host name
+    that does not resolve, an HTTP answer retrying does not change): the DAG's retry policy
+    fails such a task at once instead of retrying it."""
 
     def __str__(self) -> str:
         return " ".join(str(self.args[0]).split()) if self.args else self.kind
@@ -17,12 +21,20 @@ class ConfigError(SpacexEtlError):
     """A setting is missing or invalid."""
 
     kind = "config"
+    retryable = False
 
 
 class ExtractError(SpacexEtlError):
     """The source could not be read (unreachable URL, missing file, HTTP error)."""
 
     kind = "extract"
+
+
+class SourceRefusedError(ExtractError):
+    """The source cannot be read this way, on any attempt: its host name does not resolve, TLS
+    fails, or it answered an HTTP status the job does not retry (4xx other than 429)."""
+
+    retryable = False
 
 
 class LakeError(SpacexEtlError):

@@ -48,7 +48,7 @@ from urllib3.util.retry import Retry
 
 from spacex_etl import __version__
 from spacex_etl.config import API, DEFAULT_API_URL, DEFAULT_CORES_API_URL, SNAPSHOT, Settings
-from spacex_etl.errors import ExtractError
+from spacex_etl.errors import ExtractError, SourceRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -347,8 +347,9 @@ def fetch_http(url: str, resource: str, settings: Settings, workdir: Path) -> Ex
                 response, made = _get(session, url, settings)
             except requests.RequestException as exc:
                 # urllib3 gave up: at once on what retrying cannot fix, else after the budget
-                attempts += 1 if _cause(exc) in PERMANENT_CAUSES else budget + 1
-                raise ExtractError(
+                final = _cause(exc) in PERMANENT_CAUSES
+                attempts += 1 if final else budget + 1
+                raise (SourceRefusedError if final else ExtractError)(
                     f"cannot reach {url} after {attempts} attempt(s) ({_cause(exc)}); "
                     "check the URL and the network, or use --input with a file"
                 ) from exc
@@ -356,7 +357,8 @@ def fetch_http(url: str, resource: str, settings: Settings, workdir: Path) -> Ex
             budget -= made - 1
             with response:
                 if response.status_code != 200:
-                    raise ExtractError(
+                    final = response.status_code not in RETRY_STATUSES
+                    raise (SourceRefusedError if final else ExtractError)(
                         f"{url} answered HTTP {response.status_code} after {attempts} "
                         f"attempt(s): {_api_text(response) or response.reason}"
                     )

@@ -1,11 +1,14 @@
 """What a retry cannot fix fails the task on its first try and alerts once (`dag.test()`, the real
 DAG, retries on): a template that cannot render, an invalid setting, a host name that does not
-resolve. A refused connection still retries (see `test_failing_task_is_retried_then_alerts`)."""
+resolve, an HTTP 404. A refused connection still retries: `test_dag_run.py`."""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +28,37 @@ CASES = {
     "dns": (
         {"SPACEX_SOURCE_ALLOWED_HOSTS": "no-such-host.invalid"},
         "https://no-such-host.invalid/v5/launches",
-        "the source's host name does not resolve",
+        "the source refuses it",
+    ),
+    "http-404": (
+        {"SPACEX_SOURCE_ALLOWED_HOSTS": "127.0.0.1", "SPACEX_SOURCE_ALLOW_HTTP": "true"},
+        "{not_found}",
+        "the source refuses it",
     ),
 }
+
+
+class _NotFound(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def not_found() -> Iterator[str]:
+    """A URL whose server answers 404 to everything."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v5/launches"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -38,8 +69,10 @@ def test_what_a_retry_cannot_fix_fails_at_once_and_alerts(
     monkeypatch: pytest.MonkeyPatch,
     webhook: tuple[str, list[dict[str, Any]]],  # noqa: F811 - the imported fixture
     caplog: pytest.LogCaptureFixture,
+    not_found: str,
 ) -> None:
     env, source, reason = CASES[case]
+    source = source and source.format(not_found=not_found)
     url, received = webhook
     monkeypatch.setenv("SPACEX_DATA_DIR", str(tmp_path / "spacex"))
     monkeypatch.setenv("SPACEX_AIRFLOW_RETRIES", "2")
