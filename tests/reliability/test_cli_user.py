@@ -238,7 +238,8 @@ RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 
 def make_run(duck: Env, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["make", "--no-print-directory", "run", *args],
+        # `-o install`: the suite's venv is installed; no sync under the other tests' feet
+        ["make", "--no-print-directory", "-o", "install", "run", *args],
         cwd=REPO,
         env=duck.environ(),
         capture_output=True,

@@ -131,7 +131,8 @@ def test_make_docs_serves_the_projects_own_overview_before_any_run(tmp_path: Pat
         "DBT_LOG_PATH": str(tmp_path / "logs"),
     }
     server = subprocess.Popen(
-        ["make", "docs", f"DOCS_PORT={port}"],
+        # `-o install`: the suite's venv is installed; no sync under the other tests' feet
+        ["make", "-o", "install", "docs", f"DOCS_PORT={port}"],
         cwd=REPO,
         env=env,
         stdout=(tmp_path / "make.log").open("wb"),
