@@ -77,10 +77,11 @@ def extract(
 
     from spacex_etl import pipeline
     from spacex_etl.config import Settings
+    from spacex_etl.warehouse import open_warehouse
 
     start = time.perf_counter()
     settings = Settings()
-    landed = pipeline.extract(
+    landed = pipeline.extract(  # opens the lake once its sources pass their checks
         settings,
         date.fromisoformat(ingest_date),
         run_id,
@@ -88,7 +89,8 @@ def extract(
         cores_input or None,
         local_files=False,  # acting for whoever triggered the run: no local files
     )
-    record_phase(settings, run_id, ingest_date, "extract", time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    record_phase(open_warehouse(settings), run_id, ingest_date, "extract", seconds)
     log.info(
         "extract ingest_date=%s run_id=%s landed=%s in %.1fs",
         ingest_date,
@@ -109,13 +111,16 @@ def load(extracted: Any) -> dict[str, Any]:
     """Validate, stage and load exactly the raw objects the extract task landed."""
     from spacex_etl import pipeline
     from spacex_etl.config import Settings
+    from spacex_etl.lake import open_lake
     from spacex_etl.warehouse import open_warehouse
 
     raw_uris = raw_uris_of(extracted)
     settings = Settings()
     warehouse = open_warehouse(settings)
     start = time.perf_counter()
-    loaded = pipeline.load(settings, raw_uris=raw_uris, warehouse=warehouse)
+    loaded = pipeline.load(
+        settings, raw_uris=raw_uris, lake=open_lake(settings.lake_root), warehouse=warehouse
+    )
     seconds = time.perf_counter() - start
     rows: dict[str, int] = {}
     for item in loaded:
@@ -138,7 +143,7 @@ def load(extracted: Any) -> dict[str, Any]:
     log.info("load rows=%s in %.1fs", rows, summary["seconds"])
     facts = summary_of(extracted)
     if "ingest_date" in facts:
-        record_phase(settings, run_id_of(extracted), facts["ingest_date"], "load", seconds)
+        record_phase(warehouse, run_id_of(extracted), facts["ingest_date"], "load", seconds)
     return summary
 
 
@@ -150,13 +155,13 @@ def transform() -> dict[str, Any]:
     return dbt.build(Settings())
 
 
-def record_phase(settings: Any, run_id: str, ingest_date: str, phase: str, seconds: float) -> None:
+def record_phase(warehouse: Any, run_id: str, ingest_date: str, phase: str, seconds: float) -> None:
     """Add a phase's time to the run history (best effort). The DAG's dbt phase is the time from
     the end of the load task to the start of the report task (its dbt tasks and their queueing)."""
     from spacex_etl import monitoring
 
     rows = monitoring.phase_rows(run_id, ingest_date, {phase: seconds}, [phase])
-    monitoring.record_phases(settings, rows)
+    monitoring.record_phases(warehouse, rows)
 
 
 def release_duckdb() -> None:
@@ -174,17 +179,47 @@ def report(ingest_date: str, extracted: Any, load_summary: dict[str, Any]) -> di
     from airflow.sdk.exceptions import AirflowFailException
 
     from spacex_etl import monitoring
-    from spacex_etl import report as reporting
     from spacex_etl.config import Settings
     from spacex_etl.errors import AnomalyError
+    from spacex_etl.warehouse import open_warehouse
 
     release_duckdb()
     run_id = run_id_of(extracted)
     settings = Settings()
+    warehouse = open_warehouse(settings)
     start = time.perf_counter()
-    answers = reporting.answers(settings)
-    found = monitoring.try_anomalies(settings, run_id)
-    report_uri = reporting.publish(settings, run_id=run_id, found=answers, anomalies=found)
+    with warehouse.reads():  # one connection for the answers, the checks, the page, the phases
+        published = _report(settings, warehouse, ingest_date, run_id, load_summary, start)
+    try:
+        monitoring.raise_on_fail(published["anomalies"])
+    except AnomalyError as exc:
+        raise AirflowFailException(str(exc)) from exc
+    return published
+
+
+def _report(
+    settings: Any,
+    warehouse: Any,
+    ingest_date: str,
+    run_id: str,
+    load_summary: dict[str, Any],
+    start: float,
+) -> dict[str, Any]:
+    """What the report task reads and publishes, on the warehouse connection it holds."""
+    from spacex_etl import monitoring
+    from spacex_etl import report as reporting
+    from spacex_etl.lake import open_lake
+
+    answers = reporting.answers(settings, warehouse)
+    found = monitoring.try_anomalies(settings, warehouse, run_id)
+    report_uri = reporting.publish(
+        settings,
+        run_id=run_id,
+        found=answers,
+        anomalies=found,
+        lake=open_lake(settings.lake_root),
+        warehouse=warehouse,
+    )
     for check in found["flagged"]:
         log.warning("anomaly (%s) %s: %s", check["verdict"], check["check_name"], check["message"])
     q1 = answers["q1_max_reuse"]
@@ -216,10 +251,6 @@ def report(ingest_date: str, extracted: Any, load_summary: dict[str, Any]) -> di
     )
     if isinstance(load_summary.get("finished_at"), float):  # dbt ran between load and report
         dbt_seconds = time.time() - load_summary["finished_at"] - (time.perf_counter() - start)
-        record_phase(settings, run_id, ingest_date, "dbt", dbt_seconds)
-    record_phase(settings, run_id, ingest_date, "report", time.perf_counter() - start)
-    try:
-        monitoring.raise_on_fail(found)
-    except AnomalyError as exc:
-        raise AirflowFailException(str(exc)) from exc
+        record_phase(warehouse, run_id, ingest_date, "dbt", dbt_seconds)
+    record_phase(warehouse, run_id, ingest_date, "report", time.perf_counter() - start)
     return published

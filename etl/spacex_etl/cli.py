@@ -28,7 +28,8 @@ from spacex_etl import __version__, pipeline
 from spacex_etl.batch import Batch
 from spacex_etl.config import SNAPSHOT, Settings
 from spacex_etl.errors import BusyError, SpacexEtlError
-from spacex_etl.warehouse import single_writer
+from spacex_etl.lake import open_lake
+from spacex_etl.warehouse import open_warehouse, single_writer
 
 app = typer.Typer(
     help="SpaceX launches ELT: extract → land raw → load → dbt → answers to Q1/Q2.",
@@ -456,7 +457,7 @@ def extract(
     rid = run_id or pipeline.new_run_id()
     landed = _guard(
         debug,
-        lambda: pipeline.extract(Settings(), ingest_date, rid, input, cores_input),
+        lambda: pipeline.extract(Settings(), ingest_date, rid, input, cores_input),  # one lake
         Stages("extract", "extract"),
     )
     if json_:
@@ -489,7 +490,15 @@ def load(
     def action() -> list[Batch]:
         settings = Settings()
         with _exclusive(settings, "load"):
-            return pipeline.load(settings, ingest_date, raw_uri, force, allow_shrink)
+            return pipeline.load(
+                settings,
+                ingest_date,
+                raw_uri,
+                force,
+                allow_shrink,
+                lake=open_lake(settings.lake_root),
+                warehouse=open_warehouse(settings),
+            )
 
     loaded = _guard(debug, action, Stages("load", "load"))
     if json_:
@@ -553,8 +562,9 @@ def answers(json_: JsonOpt = False, debug: DebugOpt = False) -> None:
 
     def action() -> tuple[dict[str, Any], list[str]]:
         settings = Settings()
-        with _exclusive(settings, "answers"):
-            return report.answers(settings), pipeline.stale_warnings(settings)
+        warehouse = open_warehouse(settings)
+        with _exclusive(settings, "answers"), warehouse.reads():  # one connection for both
+            return report.answers(settings, warehouse), pipeline.stale_warnings(settings, warehouse)
 
     result, warnings = _guard(debug, action, Stages("answers", "answers"))
     for warning in warnings:
@@ -583,10 +593,17 @@ def report(
 
     def action() -> dict[str, Any]:
         settings = Settings()
-        with _exclusive(settings, "report"):
-            facts = reporting.data_quality(settings, run_id)
-            found = monitoring.try_anomalies(settings, facts["run_id"])
-            uri = reporting.publish(settings, facts["run_id"], anomalies=found)
+        warehouse = open_warehouse(settings)
+        with _exclusive(settings, "report"), warehouse.reads():  # one connection for every query
+            facts = reporting.data_quality(settings, warehouse, run_id)
+            found = monitoring.try_anomalies(settings, warehouse, facts["run_id"])
+            uri = reporting.publish(
+                settings,
+                facts["run_id"],
+                anomalies=found,
+                lake=open_lake(settings.lake_root),
+                warehouse=warehouse,
+            )
         return {
             "run_id": facts["run_id"],
             "report_uri": uri,

@@ -18,8 +18,7 @@ from typing import Any
 
 from spacex_etl.config import Settings
 from spacex_etl.errors import AnomalyError, SpacexEtlError
-from spacex_etl.warehouse import open_warehouse
-from spacex_etl.warehouse.base import ident, plain_row
+from spacex_etl.warehouse.base import SqlWarehouse, ident, plain_row
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +77,13 @@ def phase_rows(
     ]
 
 
-def record_phases(settings: Settings, rows: list[dict[str, Any]]) -> None:
+def record_phases(warehouse: SqlWarehouse, rows: list[dict[str, Any]]) -> None:
     """Append phase rows to `run_phases`. Best effort, like a failed load's ledger row: a
     warehouse that cannot take them costs a warning, never the run."""
     from spacex_etl.contract import PHASE_COLUMNS
 
     if not rows:
         return
-    warehouse = open_warehouse(settings)
     names = [name for name, _ in PHASE_COLUMNS]
     sql = (
         f"insert into {warehouse.qualified('run_phases')} "  # noqa: S608 - identifiers quoted by ident(), values bound
@@ -106,14 +104,15 @@ def _model(settings: Settings, name: str) -> str:
     return f"{ident(settings.dbt_schema)}.{ident(name)}"
 
 
-def anomalies(settings: Settings, run_id: str | None = None) -> dict[str, Any]:
+def anomalies(
+    settings: Settings, warehouse: SqlWarehouse, run_id: str | None = None
+) -> dict[str, Any]:
     """The checks' verdicts for a run (default: the newest run in the history).
 
     `verdict` is the worst of them; `flagged` lists the anomalies, each with a `message` that
     says what, against which baseline and since when. Raises LoadError when the monitoring
     models have not been built (dbt has not run on this warehouse yet).
     """
-    warehouse = open_warehouse(settings)
     table = _model(settings, "mon_anomalies")
     if run_id is None:
         newest = warehouse.query(
@@ -140,11 +139,13 @@ def anomalies(settings: Settings, run_id: str | None = None) -> dict[str, Any]:
     }
 
 
-def try_anomalies(settings: Settings, run_id: str | None = None) -> dict[str, Any]:
+def try_anomalies(
+    settings: Settings, warehouse: SqlWarehouse, run_id: str | None = None
+) -> dict[str, Any]:
     """`anomalies`, or a `verdict: unknown` with the reason when they cannot be read (the
     monitoring models not built yet): the run summary and the page still appear."""
     try:
-        return anomalies(settings, run_id)
+        return anomalies(settings, warehouse, run_id)
     except SpacexEtlError as exc:
         log.warning("anomaly checks not available: %s", exc)
         return {"run_id": run_id, "verdict": "unknown", "error": str(exc), "flagged": []}
@@ -218,9 +219,11 @@ def raise_on_fail(found: Mapping[str, Any]) -> None:
 
 
 # -- trends ------------------------------------------------------------------------------------
-def trend(settings: Settings, runs: int = CHART_RUNS) -> list[dict[str, Any]]:
+def trend(
+    settings: Settings, warehouse: SqlWarehouse, runs: int = CHART_RUNS
+) -> list[dict[str, Any]]:
     """`mon_run_metrics` rows of the newest `runs` runs, oldest first."""
-    rows = open_warehouse(settings).query(
+    rows = warehouse.query(
         f"select * from {_model(settings, 'mon_run_metrics')}"  # noqa: S608 - identifiers quoted by ident()
     )
     first_seen: dict[str, str] = {}
@@ -318,12 +321,17 @@ def section_html(found: Mapping[str, Any], png: bytes | None) -> str:
     )
 
 
-def section(settings: Settings, run_id: str, found: Mapping[str, Any] | None = None) -> str:
+def section(
+    settings: Settings,
+    warehouse: SqlWarehouse,
+    run_id: str,
+    found: Mapping[str, Any] | None = None,
+) -> str:
     """`section_html` for a run, reading what it needs (verdicts unless given, trends)."""
-    found = found if found is not None else try_anomalies(settings, run_id)
+    found = found if found is not None else try_anomalies(settings, warehouse, run_id)
     png: bytes | None = None
     try:
-        rows = trend(settings)
+        rows = trend(settings, warehouse)
         png = trend_png(rows) if rows else None
     except SpacexEtlError as exc:
         log.warning("run history not available for the trend charts: %s", exc)

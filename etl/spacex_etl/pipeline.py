@@ -429,8 +429,8 @@ def load(
     force: bool = False,
     allow_shrink: bool = False,
     *,
-    lake: Lake | None = None,
-    warehouse: SqlWarehouse | None = None,
+    lake: Lake,
+    warehouse: SqlWarehouse,
 ) -> list[Batch]:
     """Validate, stage and load raw objects (given, or the newest of each resource for a date).
 
@@ -438,7 +438,6 @@ def load(
     refused object (unusable file, changed raw, contract break) stops the load with one error
     and a `rejected` ledger row.
     """
-    lake = lake or open_lake(settings.lake_root)
     if not raw_uris:
         if ingest_date is None:
             raise LakeError("load needs --date or --raw-uri")
@@ -449,7 +448,6 @@ def load(
                 f"no raw launches for ingest_date={ingest_date} in {settings.lake_root}; "
                 "run `spacex-etl extract` first"
             )
-    warehouse = warehouse or open_warehouse(settings)
     with tempfile.TemporaryDirectory(prefix="spacex-etl-stage-") as work:
         return _load(lake, warehouse, settings, raw_uris, Path(work), force, allow_shrink)
 
@@ -492,13 +490,13 @@ def _load(
     return batches
 
 
-def stale_warnings(settings: Settings) -> list[str]:
+def stale_warnings(settings: Settings, warehouse: SqlWarehouse) -> list[str]:
     """One line per resource whose newest load did not succeed, and one when the newest dbt
     run failed: the answers then predate it."""
     warnings = [
         f"the last load of {row['resource']} (run {row['run_id']}, {row['loaded_at']} UTC) "
         f"{row['status']}: {row['error']}; the answers come from the last successful load"
-        for row in open_warehouse(settings).last_loads()
+        for row in warehouse.last_loads()
         if row["status"] not in (None, "succeeded")
     ]
     failed = _failed_dbt_nodes(settings)
@@ -527,10 +525,10 @@ def _failed_dbt_nodes(settings: Settings) -> list[str]:
 
 
 # -- run -------------------------------------------------------------------------------------
-def check_warehouse(settings: Settings, warehouse: SqlWarehouse | None = None) -> None:
+def check_warehouse(warehouse: SqlWarehouse) -> None:
     """Connect to the warehouse once, so that one which is down or refuses the login fails the
     run before anything is fetched, landed or staged."""
-    with (warehouse or open_warehouse(settings)).transaction():
+    with warehouse.transaction():
         pass
 
 
@@ -561,7 +559,7 @@ def run(
         lake=settings.lake_root,
     )
     warehouse = open_warehouse(settings)
-    check_warehouse(settings, warehouse)  # before the lake exists: a dead warehouse leaves nothing
+    check_warehouse(warehouse)  # before the lake exists: a dead warehouse leaves nothing
     lake = open_lake(settings.lake_root)
     with timed(summary.timings_s, "extract", progress):
         summary.landed = extract(
@@ -579,7 +577,7 @@ def run(
 
     def record(*stages: str) -> None:
         rows = monitoring.phase_rows(run_id, ingest_date, summary.timings_s, stages)
-        monitoring.record_phases(settings, rows)
+        monitoring.record_phases(warehouse, rows)
 
     record("extract", "load")
     if transform_:
@@ -590,7 +588,7 @@ def run(
             with timed(summary.timings_s, "answers", progress):
                 summary.answers = report.answers(settings, warehouse)
             with timed(summary.timings_s, "report", progress):
-                summary.anomalies = monitoring.try_anomalies(settings, run_id)
+                summary.anomalies = monitoring.try_anomalies(settings, warehouse, run_id)
                 summary.report_uri = report.publish(
                     settings,
                     run_id,

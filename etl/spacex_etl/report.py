@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from spacex_etl.config import Settings
 from spacex_etl.errors import LoadError, SpacexEtlError
-from spacex_etl.warehouse import SqlWarehouse, open_warehouse
-from spacex_etl.warehouse.base import ident, plain_row
+from spacex_etl.warehouse.base import SqlWarehouse, ident, plain_row
 
 if TYPE_CHECKING:
     from spacex_etl.lake import Lake
@@ -34,10 +33,9 @@ thousands of rows (560k at 1M generated launches), which belong in the warehouse
 the job's memory."""
 
 
-def answers(settings: Settings, warehouse: SqlWarehouse | None = None) -> dict[str, Any]:
+def answers(settings: Settings, warehouse: SqlWarehouse) -> dict[str, Any]:
     """Q1 and Q2 as plain JSON-able values: Q2's totals and its first `ANSWER_ROWS` rows (the
     shortest gaps); the whole answer is `<dbt schema>.q2_cores_reused_within_50_days`."""
-    warehouse = warehouse or open_warehouse(settings)
     schema = ident(settings.dbt_schema)
     q2_model = f"{schema}.q2_cores_reused_within_50_days"
     q1_rows = warehouse.query(
@@ -204,10 +202,9 @@ def chart_png(
 
 
 def data_quality(
-    settings: Settings, run_id: str | None = None, warehouse: SqlWarehouse | None = None
+    settings: Settings, warehouse: SqlWarehouse, run_id: str | None = None
 ) -> dict[str, Any]:
     """The facts on the report page: a run's ledger rows, quarantine, freshness, history."""
-    warehouse = warehouse or open_warehouse(settings)
     ledger = _ledger(settings, warehouse)
     if not ledger:
         raise LoadError(f"the load ledger in {settings.raw_schema} is empty: load a batch first")
@@ -341,8 +338,8 @@ def publish(
     found: dict[str, Any] | None = None,
     anomalies: dict[str, Any] | None = None,
     *,
-    lake: Lake | None = None,
-    warehouse: SqlWarehouse | None = None,
+    lake: Lake,
+    warehouse: SqlWarehouse,
 ) -> str:
     """Write the run's data-quality page into the lake's reports zone; return its URI.
 
@@ -350,10 +347,9 @@ def publish(
     data_quality-<UTC time>.html`): lake objects are write-once, and freshness changes
     between two renderings of the same run.
     """
-    from spacex_etl.lake import open_lake, zone_key
+    from spacex_etl.lake import zone_key
 
-    warehouse = warehouse or open_warehouse(settings)
-    facts = data_quality(settings, run_id, warehouse)
+    facts = data_quality(settings, warehouse, run_id)
     if found is None:
         try:
             found = answers(settings, warehouse)
@@ -361,11 +357,11 @@ def publish(
             log.warning("answers not available for the report: %s", exc)
     from spacex_etl import monitoring
 
-    section = monitoring.section(settings, facts["run_id"], anomalies)
+    section = monitoring.section(settings, warehouse, facts["run_id"], anomalies)
     page = render_html(facts, found, chart_png(facts["ledger"]), section)
     name = f"data_quality-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.html"
     key = zone_key(REPORT_ZONE, "run", facts["ingest_date"], facts["run_id"], name)
-    uri = (lake or open_lake(settings.lake_root)).put(key, page.encode())
+    uri = lake.put(key, page.encode())
     if "://" not in uri:  # a page to open and share, not private data: readable like any file
         Path(uri).chmod(0o644)
     log.info("data-quality report: %s", uri)

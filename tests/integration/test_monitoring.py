@@ -81,7 +81,7 @@ def write(settings: Settings, ledger: list[dict[str, Any]], phases: list[dict[st
         warehouse._prepare_tables(cur)
         for row in ledger:
             cur.execute(*warehouse._ledger_insert(row))
-    monitoring.record_phases(settings, phases)
+    monitoring.record_phases(warehouse, phases)
 
 
 def verdicts(settings: Settings, steady: bool = False) -> list[dict[str, Any]]:
@@ -149,13 +149,14 @@ def test_each_anomaly_is_flagged_exactly_in_its_runs(
     drop = by_key[("run09", "volume", "received")]
     assert (drop["baseline_median"], drop["baseline_runs"]) == (205.0, 8)
 
-    found = monitoring.anomalies(duckdb_settings, "run16")
+    warehouse = open_warehouse(duckdb_settings)
+    found = monitoring.anomalies(duckdb_settings, warehouse, "run16")
     assert found["verdict"] == "warn"
     [message] = [c["message"] for c in found["flagged"]]
     assert "source looks frozen" in message
     assert "since run run15" in message
     with pytest.raises(Exception, match="volume"):
-        monitoring.raise_on_fail(monitoring.anomalies(duckdb_settings, "run09"))
+        monitoring.raise_on_fail(monitoring.anomalies(duckdb_settings, warehouse, "run09"))
 
 
 def test_a_steady_history_flags_nothing(tmp_path: Path) -> None:
@@ -163,7 +164,7 @@ def test_a_steady_history_flags_nothing(tmp_path: Path) -> None:
     rows = verdicts(settings, steady=True)
     assert rows
     assert flagged(rows) == {}
-    assert monitoring.anomalies(settings)["verdict"] == "pass"
+    assert monitoring.anomalies(settings, open_warehouse(settings))["verdict"] == "pass"
 
 
 @pytest.mark.postgres

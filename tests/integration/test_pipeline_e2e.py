@@ -70,10 +70,12 @@ def test_q2_in_the_summary_is_its_totals_and_shortest_gaps_only(
     rows only (the warehouse model holds them all), so memory and XCom stay small."""
     from spacex_etl import report
     from spacex_etl.config import Settings
+    from spacex_etl.warehouse import open_warehouse
 
     data_dir, summary = first_run
     monkeypatch.setattr(report, "ANSWER_ROWS", 5)
-    capped = report.answers(Settings(data_dir=data_dir))
+    settings = Settings(data_dir=data_dir)
+    capped = report.answers(settings, open_warehouse(settings))
 
     everything = summary["answers"]["q2_cores"]
     assert (capped["q2_flights"], capped["q2_distinct_cores"]) == (25, 9)
@@ -220,3 +222,33 @@ def test_in_process_run_releases_the_duckdb_file(tmp_path: Path) -> None:
 
     proc = cli("load", "--date", "2024-06-01", data_dir=settings.data_dir)
     assert "launches: received 205" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["report", "--json"], ["answers", "--json"]])
+def test_report_and_answers_read_on_one_warehouse_connection(
+    first_run: tuple[Path, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    command: list[str],
+) -> None:
+    """The command opens the warehouse once and every query (answers, ledger, quarantine,
+    anomaly checks, trend charts, stale-load warnings) shares its one connection."""
+    from typer.testing import CliRunner
+
+    from spacex_etl.cli import app
+    from spacex_etl.warehouse.duckdb import DuckDBWarehouse
+
+    data_dir = copy_installation(first_run[0], tmp_path / "spacex")
+    monkeypatch.setenv("SPACEX_DATA_DIR", str(data_dir))
+    connect = DuckDBWarehouse.connect
+    opened: list[str] = []
+
+    def counting(self: DuckDBWarehouse) -> Any:
+        opened.append(self.describe())
+        return connect(self)
+
+    monkeypatch.setattr(DuckDBWarehouse, "connect", counting)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 0, result.output
+    assert len(opened) == 1, opened

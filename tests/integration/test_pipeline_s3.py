@@ -13,6 +13,8 @@ from moto import mock_aws
 from spacex_etl import pipeline
 from spacex_etl.config import HttpSettings, Settings, SourceSettings
 from spacex_etl.errors import ExtractError
+from spacex_etl.lake import open_lake
+from spacex_etl.warehouse import open_warehouse
 from tests.conftest import SNAPSHOT_LAUNCHES, Server
 
 
@@ -62,7 +64,12 @@ def test_extract_and_load_through_an_s3_lake(s3: object, tmp_path: Path) -> None
     )
 
     # a second load of the same date finds the newest raw object through the manifests
-    again = pipeline.load(settings, ingest_date=date(2024, 6, 1))
+    again = pipeline.load(
+        settings,
+        ingest_date=date(2024, 6, 1),
+        lake=open_lake(settings.lake_root),
+        warehouse=open_warehouse(settings),
+    )
     assert {item.resource: item.rows for item in again} == {
         item.resource: item.rows for item in summary.loaded
     }
