@@ -192,3 +192,21 @@ def test_no_development_narrative(doc: Path) -> None:
     """Docs speak to users about what is; how it came to be is git's history."""
     found = [m[0] for m in NARRATIVE.finditer(doc.read_text())]
     assert not found, f"{doc_id(doc)}: development narrative (history belongs in git): {found}"
+
+
+def test_the_readme_layout_names_every_module_of_the_package_and_only_those() -> None:
+    """README "## Layout": each module (and folder) of etl/spacex_etl/ has its line, and every
+    name written under `etl/spacex_etl/` is one that exists there."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```")[1]
+    package = REPO / "etl" / "spacex_etl"
+    lines = block.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith("etl/spacex_etl/"))
+    end = next(i for i in range(start + 1, len(lines)) if re.match(r"\S", lines[i]))
+    named = set(re.findall(r"\b[\w]+\.py\b|\b[a-z_]+/", "\n".join(lines[start + 1 : end])))
+    existing = {p.name for p in package.glob("*.py") if p.name != "__init__.py"} | {
+        f"{p.name}/" for p in package.iterdir() if p.is_dir() and p.name != "__pycache__"
+    }
+    adapters = {p.name for p in (package / "warehouse").glob("*.py")}
+    assert existing - named == set(), "modules the layout does not describe"
+    assert named - existing - adapters == set(), "names in the layout that are not modules"
