@@ -70,10 +70,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadscope`, with the modules of a group in ONE_WORKER sent to one worker as one
-    unit (pytest-xdist's own `xdist_group` marker is not honoured under pytest 9.2)."""
+    unit (pytest-xdist's own `xdist_group` marker is not honoured under pytest 9.2), handed out
+    in the collection order above: by default xdist starts the units holding the most tests
+    first, which left the slow single-test modules (the standalone ones) for last."""
     if config.getoption("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False
 
     class Scheduling(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
