@@ -1,7 +1,8 @@
 """
 ### SpaceX launches ELT
 
-`extract → load → dbt (one task per model, then the tests) → report`, once a day.
+`extract → load → dbt (one task per model, fed by one dbt build with the tests) → report`, once a
+day.
 
 - **extract** fetches the launches (and cores) source and lands it, unchanged, in the lake's
   raw zone under `ingest_date=<data interval start>/<run id>.try<N>/` with a manifest.
@@ -11,8 +12,9 @@
   `load_ledger` row. Outlets: the raw tables (Assets).
 - **dbt** (task group, astronomer-cosmos): one task per model — staging, intermediate and
   marts, including the answer models `q1_max_core_reuse` and
-  `q2_cores_reused_within_50_days` — then one task running the data and unit tests. Clear a
-  failed model to rerun it alone. Mart tasks' outlets: the marts (Assets).
+  `q2_cores_reused_within_50_days` — each showing its model's result in the one `dbt build`
+  (`dbt.dbt_producer_watcher`), which also runs the data and unit tests, each after its model.
+  Clear a failed model to rerun it alone. Mart tasks' outlets: the marts (Assets).
 - **report** reads Q1/Q2 from the answer models and writes the run's data-quality page
   (counts, quarantine by rule and field, source freshness, answers, a chart of the last runs)
   into the lake's reports zone; XCom `return_value` holds the answers and `report_uri`.

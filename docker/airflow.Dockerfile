@@ -77,6 +77,17 @@ ENV PATH=/opt/airflow/venv/bin:$PATH \
     AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     AIRFLOW__OPENLINEAGE__NAMESPACE=spacex-elt
 
+# The warehouse the tasks run dbt against. dbt reuses a partial-parse state only when the
+# profile's connection values (host, port, user, database, schema) are the run's, so the state is
+# built with them: docker-compose.yml passes the stack's (PostgreSQL, from .env); no password is
+# needed or kept (parsing opens no connection, and dbt does not hash secrets).
+ARG SPACEX_WAREHOUSE=duckdb
+ARG SPACEX_PG_HOST=127.0.0.1
+ARG SPACEX_PG_PORT=5432
+ARG SPACEX_PG_DATABASE=spacex
+ARG SPACEX_PG_USER=postgres
+ARG SPACEX_PG_DBT_USER=
+
 # Build-time artefacts, made with the settings the tasks run with (`dbt parse` needs no
 # connection): the dbt manifest astronomer-cosmos renders the dbt task group from (parsing the DAG
 # runs no dbt, opens no warehouse) and the partial-parse state every dbt run starts warm from, in

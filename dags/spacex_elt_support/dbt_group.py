@@ -1,4 +1,4 @@
-"""The dbt project as Airflow tasks (astronomer-cosmos): one task per model, then the tests.
+"""The dbt project as Airflow tasks (astronomer-cosmos): one task per model, and the tests.
 
 - Rendering: from the `manifest.json` that `spacex-etl transform --command parse` writes at
   build time (`make dbt-manifest`, the Airflow image), so parsing the DAG runs no dbt and opens
@@ -14,9 +14,11 @@
   - `build`: no per-model tasks, one `dbt build` task (see `factory`).
   dbt runs in the task's process through its Python runner (InvocationMode.DBT_RUNNER) and
   starts from the partial-parse state built with the manifest.
-- Tests: one task after all models (TestBehavior.AFTER_ALL) — the `extract → load → dbt run →
-  dbt test → report` order, one dbt start-up for ~90 data and unit tests instead of one per
-  model; a failing test names itself in the task log. Source freshness belongs to the report.
+- Tests: `watcher` runs them in the producer's one `dbt build` (`TESTS_IN_BUILD`), each right
+  after its model, as `dbt build` and `spacex-etl run` do: no second dbt start-up; a failing
+  test fails the producer, naming itself in its log; dbt does not build the models that read
+  the tested one (their tasks go red) and the report does not run. `local` runs them in one task after all models
+  (TestBehavior.AFTER_ALL). Source freshness belongs to the report.
 - Connection: the warehouse's dbt variables are set in the task's own process just before dbt
   starts (`on_execute_callback`), never in the DAG: no secret is serialised or shown.
 - Assets: each mart model's task declares its mart as an outlet (`assets.mart`).
@@ -36,6 +38,9 @@ log = logging.getLogger("spacex_elt.dbt_group")
 GROUP_ID = "dbt"
 PRODUCER_TASK_ID = "dbt_producer_watcher"  # Cosmos's id for the watcher's build task
 MARTS_FOLDER = "marts"
+TESTS_IN_BUILD = ["--resource-type", "test", "--resource-type", "unit_test"]
+"""Added to the resource types Cosmos gives the producer's `dbt build` (models, seeds,
+snapshots): the data and unit tests run in the same build, each right after its model."""
 
 
 def set_dbt_environment(context: Any) -> None:
@@ -105,13 +110,15 @@ def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any], after: Any) -> 
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
             invocation_mode=InvocationMode.DBT_RUNNER,
-            # The producer runs the one dbt build; a retry of it would be a second build (Cosmos
-            # skips it): the models' own tasks retry, each its model alone.
-            setup_operator_args={"retries": 0} if watcher else None,
+            # The producer runs the one dbt build, tests included; a retry of it would be a second
+            # build (Cosmos skips it): the models' own tasks retry, each its model alone.
+            setup_operator_args=(
+                {"retries": 0, "dbt_cmd_flags": TESTS_IN_BUILD} if watcher else None
+            ),
         ),
         render_config=RenderConfig(
             load_method=load_method,
-            test_behavior=TestBehavior.AFTER_ALL,
+            test_behavior=TestBehavior.NONE if watcher else TestBehavior.AFTER_ALL,
             emit_datasets=False,  # our Assets are declared statically below
             enable_mock_profile=False,
         ),
@@ -131,8 +138,9 @@ def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any], after: Any) -> 
 
 
 def _declare_marts_and_order_tests(group: Any, cfg: DagConfig, after: Any) -> None:
-    """Mart models' tasks get their Asset outlet; the test task runs after every model; with a
-    producer, the first models' tasks wait for its build to end."""
+    """Mart models' tasks get their Asset outlet; a test task runs after every model; with a
+    producer (its build runs the tests too: its timeout covers both), the first models' tasks
+    wait for its build to end."""
     models = {}
     for key, node in group.dbt_graph.filtered_nodes.items():
         if str(getattr(node.resource_type, "value", node.resource_type)) != "model":
@@ -152,6 +160,7 @@ def _declare_marts_and_order_tests(group: Any, cfg: DagConfig, after: Any) -> No
     producer = group.children.get(f"{GROUP_ID}.{PRODUCER_TASK_ID}")
     if producer is None:
         return
+    producer.execution_timeout = cfg.timeouts["dbt_run"] + cfg.timeouts["dbt_test"]
     for model in models.values():
         if not model.upstream_task_ids & set(models):
             # Read the build's result once it is known, whatever it is: no model task waits

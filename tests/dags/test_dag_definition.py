@@ -31,8 +31,18 @@ def test_dagbag_has_no_import_errors_and_only_our_dag(airflow_db: Path) -> None:
 
 
 def _assert_one_task_per_model_then_tests(dag: Any, extra: set[str] = WATCHER_TASKS) -> None:
+    """One task per model; the tests in the producer's build (watcher) or in a task after every
+    model (local) — either way before the report."""
     model_tasks = {f"dbt.{model}_run" for model in MODELS}
-    assert set(dag.task_ids) == {"extract", "load", "report", TEST_TASK} | model_tasks | extra
+    assert set(dag.task_ids) == {"extract", "load", "report"} | model_tasks | extra
+    assert dag.get_task("dbt.q2_cores_reused_within_50_days_run").upstream_task_ids == {
+        "dbt.fct_core_reuse_run"
+    }
+    if PRODUCER in extra:
+        flags = dag.get_task(PRODUCER).dbt_cmd_flags
+        assert {"model", "test", "unit_test"} <= set(flags[1::2]), flags  # --resource-type …
+        assert f"{PRODUCER}_done" in dag.get_task("report").upstream_task_ids
+        return
     assert dag.get_task("extract").upstream_task_ids == set()
     assert dag.get_task("extract").downstream_task_ids >= {"load"}
     staging = {t for t in model_tasks if t.startswith("dbt.stg_")}
@@ -41,15 +51,11 @@ def _assert_one_task_per_model_then_tests(dag: Any, extra: set[str] = WATCHER_TA
     # every model runs before the tests, the tests before the report
     assert {t.task_id for t in tests.get_flat_relatives(upstream=True)} >= model_tasks
     assert TEST_TASK in dag.get_task("report").upstream_task_ids
-    assert dag.get_task("dbt.q2_cores_reused_within_50_days_run").upstream_task_ids == {
-        "dbt.fct_core_reuse_run"
-    }
 
 
 def test_python_mode_has_one_task_per_model_fed_by_one_build_then_the_tests(
     python_dag: Any,
 ) -> None:
-    from cosmos.operators.local import DbtTestLocalOperator
     from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtRunWatcherOperator
 
     _assert_one_task_per_model_then_tests(python_dag)
@@ -59,14 +65,13 @@ def test_python_mode_has_one_task_per_model_fed_by_one_build_then_the_tests(
     assert python_dag.get_task("load").downstream_task_ids >= {PRODUCER}
     run = python_dag.get_task("dbt.fct_launches_run")
     assert isinstance(run, DbtRunWatcherOperator)
-    assert isinstance(python_dag.get_task(TEST_TASK), DbtTestLocalOperator)
 
 
 def test_dbt_tasks_local_runs_dbt_per_model_and_build_is_one_task(airflow_db: Path) -> None:
     from cosmos.operators.local import DbtRunLocalOperator
 
     local = load_dag(SPACEX_AIRFLOW_DBT_TASKS="local")
-    _assert_one_task_per_model_then_tests(local, extra=set())
+    _assert_one_task_per_model_then_tests(local, extra={TEST_TASK})
     run = local.get_task("dbt.fct_launches_run")
     assert isinstance(run, DbtRunLocalOperator)
     assert run.invocation_mode.value == "dbt_runner"
@@ -168,7 +173,8 @@ def test_every_task_retries_with_capped_backoff_times_out_and_alerts(python_dag:
         assert task.retry_exponential_backoff == 2.0
         assert task.max_retry_delay == timedelta(minutes=30)
         assert task.execution_timeout is not None
-        assert timedelta(0) < task.execution_timeout <= timedelta(hours=1)
+        longest = timedelta(hours=1, minutes=30 if task.task_id == PRODUCER else 0)  # + tests
+        assert timedelta(0) < task.execution_timeout <= longest
         assert alerts.on_failure in _callbacks(task.on_failure_callback)
         assert alerts.on_retry in _callbacks(task.on_retry_callback)
 

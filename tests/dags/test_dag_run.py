@@ -105,7 +105,7 @@ def test_daily_run_models_lineage_report_and_rerun_without_duplicates(
     states = _states(first)
     assert str(first.state) == "success", states
     assert {state for state, _ in states.values()} == {"success"}
-    assert {"dbt.q1_max_core_reuse_run", "dbt.dbt_spacex_test", "report"} <= set(states)
+    assert {"dbt.q1_max_core_reuse_run", "dbt.dbt_producer_watcher", "report"} <= set(states)
     assert _counts(data_dir)["launches"] == 205
     assert _counts(data_dir)["launch_cores"] == 215
 

@@ -16,7 +16,7 @@ from tests.dags.standalone import Standalone, parse
 pytestmark = pytest.mark.slow
 
 BROKEN = "dbt.fct_core_reuse_run"
-DOWNSTREAM = {"dbt.q2_cores_reused_within_50_days_run", "dbt.dbt_spacex_test", "report"}
+DOWNSTREAM = {"dbt.q2_cores_reused_within_50_days_run", "dbt.dbt_producer_watcher_done", "report"}
 DBT_MESSAGE = "Could not convert string 'boom'"
 
 
@@ -66,6 +66,10 @@ def test_a_run_without_logical_date_a_failing_model_and_its_rerun(
         assert len(standing) >= 9  # the staging, intermediate and other mart models
         assert {states[t] for t in standing} == {("success", 1)}, states
         assert DBT_MESSAGE in airflow.log("no-date", BROKEN, 1)
+        # one dbt build, tests included, started from the prebuilt state (no full parse)
+        build = airflow.log("no-date", "dbt.dbt_producer_watcher", 1)
+        assert "Running with dbt=" in build and "data tests" in build, build[-3000:]
+        assert "Unable to do partial parsing" not in build, build[-3000:]
 
     # fixed, and cleared: that model alone runs again, with the state dbt left warm
     rerun = airflow.rerun("no-date", BROKEN)

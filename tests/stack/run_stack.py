@@ -48,6 +48,9 @@ ETL_IMAGE = "spacex-etl:0.1.0"
 AIRFLOW_IMAGE = "spacex-airflow:0.1.0"
 
 
+FULL_PARSE = "Unable to do partial parsing"  # dbt says it when it throws its state away
+
+
 def pinned_images() -> dict[str, str]:
     """The pinned defaults docker-compose.yml gives each `${*_IMAGE:-…}` (one definition)."""
     text = (REPO / "docker-compose.yml").read_text()
@@ -407,6 +410,10 @@ class Airflow:
         self.save_logs(run_id)
         raise StackError(f"{what}: DAG run {run_id} did not finish in 15 min", LOGS / "dag-run.log")
 
+    def task_log(self, run_id: str, task_id: str, try_number: int = 1) -> str:
+        path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        return str(self.http.get(f"{self.url}/api/v2{path}", timeout=30).text)
+
     def save_logs(self, run_id: str) -> None:
         with (LOGS / "dag-run.log").open("a") as out:
             path = f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances"
@@ -541,6 +548,11 @@ def stack_test() -> str:
                 )
             landed = raw_object(env)
             took = time.monotonic() - t0
+            # the image's dbt state was built for the stack's warehouse: dbt starts warm
+            build_log = airflow.task_log(run_id, "dbt.dbt_producer_watcher")
+            (LOGS / "dbt-build.log").write_text(build_log)
+            if "Running with dbt=" not in build_log or FULL_PARSE in build_log:
+                raise StackError("the dbt build did not start warm", LOGS / "dbt-build.log")
             say(f"dag run success in {took:.0f} s; raw: {landed} launches; {len(counts)} tables")
             t0 = time.monotonic()
             airflow.clear(run_id)
