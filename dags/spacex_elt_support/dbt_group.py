@@ -17,8 +17,8 @@
 - Tests: `watcher` runs them in the producer's one `dbt build` (`TESTS_IN_BUILD`), each right
   after its model, as `dbt build` and `spacex-etl run` do: no second dbt start-up; a failing
   test fails the producer, naming itself in its log; dbt does not build the models that read
-  the tested one (their tasks go red) and the report does not run. `local` runs them in one task after all models
-  (TestBehavior.AFTER_ALL). Source freshness belongs to the report.
+  the tested one (their tasks go red) and the report does not run. `local` runs them in one
+  task after all models (TestBehavior.AFTER_ALL). Source freshness belongs to the report.
 - Connection: the warehouse's dbt variables are set in the task's own process just before dbt
   starts (`on_execute_callback`), never in the DAG: no secret is serialised or shown.
 - Assets: each mart model's task declares its mart as an outlet (`assets.mart`).

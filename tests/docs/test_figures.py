@@ -194,7 +194,7 @@ FIGURES: list[tuple[str, str, Source]] = [
     ),
     (
         "part-2/README.md",
-        r"one task for the (\d+) data and unit tests \((\d+) \+ (\d+)",
+        r"the (\d+) data and unit tests — (\d+) \+ (\d+)",
         lambda tmp: (
             dbt_resources(str(tmp))["test"] + dbt_resources(str(tmp))["unit_test"],
             dbt_resources(str(tmp))["test"],
