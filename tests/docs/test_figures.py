@@ -203,7 +203,7 @@ FIGURES: list[tuple[str, str, Source]] = [
     ),
     (
         "dags/README.md",
-        r"one dbt start-up for the (\d+) data\s+and unit tests",
+        r"runs the (\d+) data and unit\s+tests too",
         lambda tmp: (dbt_resources(str(tmp))["test"] + dbt_resources(str(tmp))["unit_test"],),
     ),
     (
