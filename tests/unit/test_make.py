@@ -75,6 +75,7 @@ def airflow_settings(tmp_path: Path, env: dict[str, str]) -> dict[str, int]:
     return found
 
 
+@pytest.mark.slow  # reads Airflow's config in two subprocesses: minutes on a busy machine
 def test_make_airflow_is_sized_for_two_cores(tmp_path: Path) -> None:
     pytest.importorskip("airflow", reason="the airflow dependency group is not installed")
     recipe = make("-n", "airflow")
