@@ -31,7 +31,7 @@ def report_step(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     from spacex_etl import report as reporting
 
     monkeypatch.setenv("SPACEX_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(reporting, "answers", lambda settings: ANSWERS)
+    monkeypatch.setattr(reporting, "answers", lambda settings, warehouse: ANSWERS)
     monkeypatch.setattr(reporting, "publish", lambda settings, **kwargs: "/lake/report.html")
     recorded: dict[str, int] = {}
     monkeypatch.setattr(
@@ -41,7 +41,9 @@ def report_step(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     )
 
     def run(verdict: str) -> dict[str, Any]:
-        monkeypatch.setattr(monitoring, "try_anomalies", lambda s, run_id: found(verdict))
+        monkeypatch.setattr(
+            monitoring, "try_anomalies", lambda s, warehouse, run_id: found(verdict)
+        )
         load_summary = {"rows": {}, "finished_at": time.time() - 30}  # dbt took ~30 s
         return steps.report("2026-12-01", {"run_id": "r1"}, load_summary)
 
