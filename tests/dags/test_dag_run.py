@@ -206,6 +206,19 @@ def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
         server.server_close()
 
 
+def alerting_to(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path, url: str, *, retries: int, retry_delay_s: int
+) -> None:
+    """The DAG's settings for a run whose tasks retry `retries` times and alert to `url`."""
+    monkeypatch.setenv("SPACEX_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SPACEX_AIRFLOW_RETRIES", str(retries))
+    monkeypatch.setenv("SPACEX_AIRFLOW_RETRY_DELAY_S", str(retry_delay_s))
+    monkeypatch.setenv("SPACEX_ALERT_HTTP_CONN_ID", "spacex_alert_webhook")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SPACEX_ALERT_WEBHOOK", json.dumps({"conn_type": "http", "host": url})
+    )
+
+
 def test_failing_task_is_retried_then_alerts(
     airflow_db: Path,
     tmp_path: Path,
@@ -213,13 +226,7 @@ def test_failing_task_is_retried_then_alerts(
     webhook: tuple[str, list[dict[str, Any]]],
 ) -> None:
     url, received = webhook
-    monkeypatch.setenv("SPACEX_DATA_DIR", str(tmp_path / "spacex"))
-    monkeypatch.setenv("SPACEX_AIRFLOW_RETRIES", "1")
-    monkeypatch.setenv("SPACEX_AIRFLOW_RETRY_DELAY_S", "1")
-    monkeypatch.setenv("SPACEX_ALERT_HTTP_CONN_ID", "spacex_alert_webhook")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SPACEX_ALERT_WEBHOOK", json.dumps({"conn_type": "http", "host": url})
-    )
+    alerting_to(monkeypatch, tmp_path / "spacex", url, retries=1, retry_delay_s=1)
     monkeypatch.setenv("SPACEX_HTTP_RETRIES", "0")
     monkeypatch.setenv("SPACEX_SOURCE_ALLOWED_HOSTS", "127.0.0.1")  # the param lets it through
     missing = "https://127.0.0.1:9/no-such-launches.json"  # nothing listens on port 9

@@ -4,7 +4,6 @@ resolve, an HTTP 404. A refused connection still retries: `test_dag_run.py`."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.dags.conftest import load_dag
-from tests.dags.test_dag_run import _states, webhook  # noqa: F401 - the fixture
+from tests.dags.test_dag_run import _states, alerting_to, webhook  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
 
@@ -74,13 +73,7 @@ def test_what_a_retry_cannot_fix_fails_at_once_and_alerts(
     env, source, reason = CASES[case]
     source = source and source.format(not_found=not_found)
     url, received = webhook
-    monkeypatch.setenv("SPACEX_DATA_DIR", str(tmp_path / "spacex"))
-    monkeypatch.setenv("SPACEX_AIRFLOW_RETRIES", "2")
-    monkeypatch.setenv("SPACEX_AIRFLOW_RETRY_DELAY_S", "0")
-    monkeypatch.setenv("SPACEX_ALERT_HTTP_CONN_ID", "spacex_alert_webhook")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SPACEX_ALERT_WEBHOOK", json.dumps({"conn_type": "http", "host": url})
-    )
+    alerting_to(monkeypatch, tmp_path / "spacex", url, retries=2, retry_delay_s=0)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     dag = load_dag()
