@@ -45,9 +45,12 @@ run: install ## Run the whole pipeline and print Q1/Q2 (INPUT=snapshot|file|http
 
 # Test processes (pytest-xdist): one per core by default; each module runs whole on one of them.
 WORKERS ?= auto
+# Each test's time, read back per folder after the run (tests/timing.py).
+TEST_REPORT := .spacex/pytest.xml
 
 test: install-all lint dbt-manifest ## Lint, type-check and run the whole test suite, on every core (what CI runs)
-	$(RUN) pytest -n $(WORKERS) --dist loadscope
+	$(RUN) pytest -n $(WORKERS) --dist loadscope --durations=25 --junitxml=$(TEST_REPORT)
+	$(RUN) python -m tests.timing $(TEST_REPORT)
 
 unit: install-all ## The fast unit tests (no dbt runs): the inner loop, under a minute
 	$(RUN) pytest tests/unit -q -m "not slow" -n $(WORKERS) --dist loadscope
