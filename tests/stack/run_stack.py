@@ -45,7 +45,6 @@ COMPOSE_SHA256 = "dba9d98e1ba5bfe11d88c99b9bd32fc4a0624a30fafe68eea34d61a3e42fd3
 MIN_FREE_GB = 10
 DAG_ID = "spacex_elt"
 ETL_IMAGE = "spacex-etl:0.1.0"
-AIRFLOW_IMAGE = "spacex-airflow:0.1.0"
 
 
 FULL_PARSE = "Unable to do partial parsing"  # dbt says it when it throws its state away
@@ -230,13 +229,17 @@ def base_images(engine: Engine) -> tuple[dict[str, str], str]:
     return images, "stand-in"
 
 
-def build(engine: Engine, dockerfile: str, tag: str, images: dict[str, str]) -> float:
+def build(engine: Engine, stack: Stack, service: str) -> float:
+    """Build a service's image with the build arguments docker-compose.yml resolves for it, as
+    `make up` does (the Airflow image's dbt state is made for the warehouse they name)."""
+    spec = stack.config()["services"][service]
+    context = Path(spec["build"]["context"])
+    args = [f"--build-arg={name}={value}" for name, value in spec["build"].get("args", {}).items()]
     started = time.monotonic()
     engine.docker(
-        *("build", "-f", dockerfile, "-t", tag, "--build-arg"),
-        f"PYTHON_IMAGE={images['PYTHON_IMAGE']}",
-        str(REPO),
-        log=f"build-{tag.split(':')[0]}",
+        *("build", "-f", str(context / spec["build"]["dockerfile"]), "-t", spec["image"], *args),
+        str(context),
+        log=f"build-{spec['image'].split(':')[0]}",
     )
     return time.monotonic() - started
 
@@ -309,6 +312,11 @@ class Stack:
     def compose(self, *args: str, log: str = "compose", check: bool = True) -> Any:
         base = ["compose", "--project-directory", str(REPO), "--env-file", str(STATE / "stack.env")]
         return self.engine.docker(*base, *self.files, *args, log=log, check=check, cwd=REPO)
+
+    def config(self) -> dict[str, Any]:
+        """The stack as Docker Compose resolves it (every profile's services)."""
+        resolved = self.compose("--profile", "job", "config", "--format", "json")
+        return dict(json.loads(resolved.stdout))
 
     def up(self) -> str:
         self.up_count += 1
@@ -518,13 +526,13 @@ def stack_test() -> str:
         engine.start()
         engine.install_compose()
         images, kind = base_images(engine)
-        t_etl = build(engine, "docker/etl.Dockerfile", ETL_IMAGE, images)
-        uid = check_job_image(engine)
-        say(f"job image built in {t_etl:.0f} s ({kind} bases): Q1 13, Q2 25/9, uid {uid}")
-        t_af = build(engine, "docker/airflow.Dockerfile", AIRFLOW_IMAGE, images)
-        say(f"airflow image built in {t_af:.0f} s")
         env = write_env(images)
         stack = Stack(engine, env)
+        t_etl = build(engine, stack, "etl")
+        uid = check_job_image(engine)
+        say(f"job image built in {t_etl:.0f} s ({kind} bases): Q1 13, Q2 25/9, uid {uid}")
+        t_af = build(engine, stack, "airflow-init")
+        say(f"airflow image built in {t_af:.0f} s")
         project = "label=com.docker.compose.project=spacex-elt"
         if engine.docker("ps", "-aq", "--filter", project, log="compose").stdout.strip():
             raise StackError("a spacex-elt stack already runs on this engine: `make down` first")
@@ -551,10 +559,8 @@ def stack_test() -> str:
             # the image's dbt state was built for the stack's warehouse: dbt starts warm
             build_log = airflow.task_log(run_id, "dbt.dbt_producer_watcher")
             (LOGS / "dbt-build.log").write_text(build_log)
-            if "Running with dbt=" not in build_log:
-                raise StackError("the dbt build did not run", LOGS / "dbt-build.log")
-            if FULL_PARSE in build_log:  # known: the image's PostgreSQL parse state is not reused
-                say("dbt build parsed the project in full (not warm): see dbt-build.log")
+            if "Running with dbt=" not in build_log or FULL_PARSE in build_log:
+                raise StackError("the dbt build did not start warm", LOGS / "dbt-build.log")
             say(f"dag run success in {took:.0f} s; raw: {landed} launches; {len(counts)} tables")
             t0 = time.monotonic()
             airflow.clear(run_id)
