@@ -15,10 +15,12 @@
   dbt runs in the task's process through its Python runner (InvocationMode.DBT_RUNNER) and
   starts from the partial-parse state built with the manifest.
 - Tests: `watcher` runs them in the producer's one `dbt build` (`TESTS_IN_BUILD`), each right
-  after its model, as `dbt build` and `spacex-etl run` do: no second dbt start-up; a failing
-  test fails the producer, naming itself in its log; dbt does not build the models that read
-  the tested one (their tasks go red) and the report does not run. `local` runs them in one
-  task after all models (TestBehavior.AFTER_ALL). Source freshness belongs to the report.
+  after its model, as `dbt build` and `spacex-etl run` do: no second dbt start-up. dbt does not
+  build a model whose unit test or whose parents' tests failed: that model's task goes red with
+  dbt's messages of what stopped it in its own log (the producer publishes them from the build's
+  run results, `publish_failures`; the task logs them, `log_dbt_failure`), the tasks after it
+  do not run, and neither does the report. `local` runs the tests in one task after all models
+  (TestBehavior.AFTER_ALL). Source freshness belongs to the report.
 - Connection: the warehouse's dbt variables are set in the task's own process just before dbt
   starts (`on_execute_callback`), never in the DAG: no secret is serialised or shown.
 - Assets: each mart model's task declares its mart as an outlet (`assets.mart`).
@@ -26,8 +28,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from spacex_elt_support import assets
@@ -41,6 +45,76 @@ MARTS_FOLDER = "marts"
 TESTS_IN_BUILD = ["--resource-type", "test", "--resource-type", "unit_test"]
 """Added to the resource types Cosmos gives the producer's `dbt build` (models, seeds,
 snapshots): the data and unit tests run in the same build, each right after its model."""
+
+
+FAILURES_KEY = "dbt_failures"
+"""The producer's XCom: each model dbt did not build → dbt's messages of what failed it."""
+FAILED = {"error", "fail", "runtime error"}
+
+
+def failures_by_model(
+    manifest: dict[str, Any], run_results: dict[str, Any]
+) -> dict[str, list[str]]:
+    """For each model dbt did not build, dbt's messages of the failed nodes that stopped it: the
+    model itself, its unit tests, and the data tests of the models it reads (`dbt build` skips
+    a model whose own unit test or a parent's test failed)."""
+    failed = {
+        r["unique_id"]: f"{r['unique_id']} ({r['status']}): {r.get('message') or ''}"
+        for r in run_results.get("results", [])
+        if r.get("status") in FAILED
+    }
+    if not failed:
+        return {}
+    nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
+
+    def parents(uid: str) -> list[str]:
+        return list(nodes.get(uid, {}).get("depends_on", {}).get("nodes", []))
+
+    out: dict[str, list[str]] = {}
+    for r in run_results.get("results", []):
+        model = r["unique_id"]
+        if not model.startswith("model.") or r.get("status") not in FAILED | {"skipped"}:
+            continue
+        upstream, todo = {model}, [model]
+        while todo:
+            for parent in parents(todo.pop()):
+                if parent.startswith("model.") and parent not in upstream:
+                    upstream.add(parent)
+                    todo.append(parent)
+        causes = [
+            line
+            for uid, line in failed.items()
+            if uid in upstream or (not uid.startswith("model.") and upstream & set(parents(uid)))
+        ]
+        if causes:
+            out[model] = causes
+    return out
+
+
+def publish_failures(project_dir: str, context: Any = None, **_: Any) -> None:
+    """The producer's `callback` (after its dbt build, before it fails or succeeds): push, for
+    each model dbt did not build, dbt's own messages, read from the build's run results."""
+    target = Path(project_dir) / "target"
+    try:
+        run_results = json.loads((target / "run_results.json").read_text())
+        manifest = json.loads((target / "manifest.json").read_text())
+    except FileNotFoundError:  # dbt stopped before it ran a node: the producer's log says why
+        return
+    failures = failures_by_model(manifest, run_results)
+    if failures and context is not None:
+        context["ti"].xcom_push(key=FAILURES_KEY, value=failures)
+
+
+def log_dbt_failure(context: Any) -> None:
+    """Failure/retry callback of a model's task: dbt's messages for that model, from the build
+    (Cosmos's own line only names the model and points at the producer's log)."""
+    model = getattr(context.get("task"), "model_unique_id", None)
+    if model is None:
+        return
+    producer = f"{GROUP_ID}.{PRODUCER_TASK_ID}"
+    failures = context["ti"].xcom_pull(task_ids=producer, key=FAILURES_KEY) or {}
+    for line in failures.get(model, []):
+        log.error("dbt: %s", line)
 
 
 def set_dbt_environment(context: Any) -> None:
@@ -113,7 +187,9 @@ def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any], after: Any) -> 
             # The producer runs the one dbt build, tests included; a retry of it would be a second
             # build (Cosmos skips it): the models' own tasks retry, each its model alone.
             setup_operator_args=(
-                {"retries": 0, "dbt_cmd_flags": TESTS_IN_BUILD} if watcher else None
+                {"retries": 0, "dbt_cmd_flags": TESTS_IN_BUILD, "callback": publish_failures}
+                if watcher
+                else None
             ),
         ),
         render_config=RenderConfig(
@@ -128,7 +204,12 @@ def dbt_task_group(cfg: DagConfig, default_args: dict[str, Any], after: Any) -> 
         },
         default_args={
             **default_args,
-            "on_failure_callback": [*default_args["on_failure_callback"], release_duckdb],
+            "on_failure_callback": [
+                log_dbt_failure,
+                *default_args["on_failure_callback"],
+                release_duckdb,
+            ],
+            "on_retry_callback": [log_dbt_failure, default_args["on_retry_callback"]],
             "execution_timeout": cfg.timeouts["dbt_run"],
         },
     )
