@@ -219,26 +219,23 @@ def test_a_batch_failing_midway_leaves_the_previous_state(
     wh = open_warehouse(wh_settings)
     wh.load_batch(make_batch([launch(ID_A, "A", [CORE_1, CORE_2])], DAY1))
     before = state(wh)
-    real_stage = type(wh).stage
-    calls: list[str] = []
+    real_merge = type(wh).merge_statements
 
-    def failing_stage(self: SqlWarehouse, cur: Any, batch: Batch, table: str, *rest: Any) -> None:
-        calls.append(table)
-        if len(calls) == 3:
-            raise RuntimeError("injected failure while staging")
-        real_stage(self, cur, batch, table, *rest)
+    def failing_merge(self: SqlWarehouse, *args: Any) -> list[tuple[str, tuple[Any, ...]]]:
+        # after the accepted keys and the first table's delete + insert: rows already written
+        statements = real_merge(self, *args)
+        return [*statements[:3], ('select * from "injected failure midway"', ())]
 
-    monkeypatch.setattr(type(wh), "stage", failing_stage)
+    monkeypatch.setattr(type(wh), "merge_statements", failing_merge)
     newer = make_batch([launch(ID_A, "A v2", [CORE_3]), launch(ID_B, "B", [CORE_1])], DAY2)
 
-    with pytest.raises(LoadError, match="rolled back: injected failure while staging"):
+    with pytest.raises(LoadError, match=r"rolled back: .*injected failure midway"):
         wh.load_batch(newer)
 
-    assert calls == ["launches", "launch_cores", "launch_payloads"]
     assert state(wh) == before
     [(_, status, error)] = ledger(wh)[1:]  # the attempt is on record, in its own transaction
-    assert status == "failed" and "injected failure while staging" in (error or "")
-    monkeypatch.setattr(type(wh), "stage", real_stage)
+    assert status == "failed" and "injected failure midway" in (error or "")
+    monkeypatch.setattr(type(wh), "merge_statements", real_merge)
     wh.load_batch(newer)  # and the same batch loads once the cause is gone
     assert names(wh) == {ID_A: "A v2", ID_B: "B"}
 

@@ -8,8 +8,9 @@
   3. refuse an empty extract, or one smaller than a share of the last successful load of the
      same source (unless allowed);
   4. bulk-load each table of the batch from its staged Parquet parts into a temporary staging
-     table (adapter-specific: DuckDB `read_parquet`, PostgreSQL COPY FROM STDIN fed batch by
-     batch, Redshift COPY of a manifest listing the parts in S3);
+     table (adapter-specific: PostgreSQL COPY FROM STDIN fed batch by batch, Redshift COPY of a
+     manifest listing the parts in S3), unless the adapter reads the parts in place (DuckDB's
+     `read_parquet`: each row is then written once, into its raw table);
   5. decide which parent keys (launch ids, core ids) this batch may write: those absent from the
      warehouse or held there by a batch that is not newer by (logical date, extraction time) —
      an older extract never overwrites newer data unless forced;
@@ -128,6 +129,11 @@ class SqlWarehouse(ABC):
     def stage(self, cur: Any, batch: Batch, table: str, staging: str) -> None:
         """Bulk-load the table's staged parts (`batch.parts[table]`, or their lake copies
         `batch.staged_uris[table]`) into the (already created) temporary table `staging`."""
+
+    def scan(self, batch: Batch, table: str) -> str | None:
+        """A relation that reads the table's staged parts in place, or None to bulk-load them
+        into a temporary staging table first (`stage`)."""
+        return None
 
     def describe(self) -> str:
         """Where the warehouse is, for humans (no secrets)."""
@@ -248,11 +254,11 @@ class SqlWarehouse(ABC):
         )
 
     def merge_statements(
-        self, batch: Batch, staged: dict[str, str], accepted: str, force: bool
+        self, batch: Batch, sources: dict[str, str], accepted: str, force: bool
     ) -> list[tuple[str, tuple[Any, ...]]]:
-        """The statements that move staged rows into the raw tables and replace the batch's
-        quarantine rows (see module docstring); the ledger row follows once the written keys
-        are counted."""
+        """The statements that move staged rows (`sources`: a relation per table, a staging table
+        or the adapter's `scan`) into the raw tables and replace the batch's quarantine rows (see
+        module docstring); the ledger row follows once the written keys are counted."""
         resource = batch.resource
         key = ident(PARENT_KEY[resource])
         parent = RESOURCE_TABLES[resource][0]
@@ -269,7 +275,7 @@ class SqlWarehouse(ABC):
         statements: list[tuple[str, tuple[Any, ...]]] = [
             (
                 f"create temporary table {ident(accepted)} as "  # noqa: S608 - identifiers quoted by ident(), values bound
-                f"select s.{key} from {ident(staged[parent])} s{newer_held}",
+                f"select s.{key} from {sources[parent]} s{newer_held}",
                 (),
             )
         ]
@@ -285,7 +291,7 @@ class SqlWarehouse(ABC):
             statements.append(
                 (
                     f"insert into {self.qualified(table)} ({cols}) "  # noqa: S608 - identifiers quoted by ident(), values bound
-                    f"select {cols} from {ident(staged[table])} "
+                    f"select {cols} from {sources[table]} "
                     f"where {key} in (select {key} from {ident(accepted)})",
                     (),
                 )
@@ -300,7 +306,7 @@ class SqlWarehouse(ABC):
             (f"delete from {self.qualified('quarantine')} where {batch_filter}", batch_params),  # noqa: S608 - identifiers quoted by ident(), values bound
             (
                 f"insert into {self.qualified('quarantine')} ({qcols}) "  # noqa: S608 - identifiers quoted by ident(), values bound
-                f"select {qcols} from {ident(staged['quarantine'])}",
+                f"select {qcols} from {sources['quarantine']}",
                 (),
             ),
         ]
@@ -428,11 +434,16 @@ class SqlWarehouse(ABC):
                 )
                 if min_share is not None:
                     self._check_size(cur, batch, min_share)
+                sources = {}
                 for table, staging in staged.items():
+                    if (scan := self.scan(batch, table)) is not None:
+                        sources[table] = scan
+                        continue
                     cur.execute(self.staging_ddl(staging, table))
                     if batch.parts.get(table):  # no part: no rows (an empty quarantine)
                         self.stage(cur, batch, table, staging)
-                for sql, params in self.merge_statements(batch, staged, accepted, force):
+                    sources[table] = ident(staging)
+                for sql, params in self.merge_statements(batch, sources, accepted, force):
                     cur.execute(sql, params)
                 cur.execute(f"select count(*) from {ident(accepted)}")  # noqa: S608 - identifiers quoted by ident(), values bound
                 result.keys_written = int(cur.fetchall()[0][0])
@@ -445,7 +456,7 @@ class SqlWarehouse(ABC):
                 if result.keys_written == parent_rows:
                     result.rows = batch.row_counts()
                 else:
-                    result.rows = self._written_rows(cur, batch, staged, accepted)
+                    result.rows = self._written_rows(cur, batch, sources, accepted)
                 for staging in [*staged.values(), accepted]:
                     cur.execute(f"drop table if exists {ident(staging)}")
         except SpacexEtlError:
@@ -466,13 +477,13 @@ class SqlWarehouse(ABC):
         return result
 
     def _written_rows(
-        self, cur: Any, batch: Batch, staged: dict[str, str], accepted: str
+        self, cur: Any, batch: Batch, sources: dict[str, str], accepted: str
     ) -> dict[str, int]:
         key = ident(PARENT_KEY[batch.resource])
         counts = {}
         for table in RESOURCE_TABLES[batch.resource]:
             cur.execute(
-                f"select count(*) from {ident(staged[table])} "  # noqa: S608 - identifiers quoted by ident(), values bound
+                f"select count(*) from {sources[table]} "  # noqa: S608 - identifiers quoted by ident(), values bound
                 f"where {key} in (select {key} from {ident(accepted)})"
             )
             counts[table] = int(cur.fetchall()[0][0])

@@ -13,13 +13,14 @@ from spacex_etl.config import Settings
 from spacex_etl.contract import ColumnType
 from spacex_etl.errors import LoadError
 from spacex_etl.parts import MEMORY_LIMIT
-from spacex_etl.warehouse.base import SqlWarehouse, ident, quote_literal
+from spacex_etl.warehouse.base import SqlWarehouse, quote_literal
 
 MAX_DBT_THREADS = 8
 
 
 class DuckDBWarehouse(SqlWarehouse):
-    """Loads by scanning the batch's Parquet parts (`read_parquet`), inside a memory limit."""
+    """Loads by scanning the batch's Parquet parts in place (`read_parquet`), inside a memory
+    limit: no staging table, each row is written once."""
 
     name = "duckdb"
     paramstyle = "?"
@@ -73,8 +74,12 @@ class DuckDBWarehouse(SqlWarehouse):
     def begin(self, cur: Any) -> None:
         cur.execute("begin transaction")
 
-    def stage(self, cur: Any, batch: Batch, table: str, staging: str) -> None:
+    def scan(self, batch: Batch, table: str) -> str | None:
+        if not batch.parts.get(table):  # no part: no rows (an empty staging table stands in)
+            return None
         files = ", ".join(quote_literal(str(path)) for path in batch.parts[table])
-        cur.execute(
-            f"insert into {ident(staging)} select * from read_parquet([{files}])"  # noqa: S608 - identifiers quoted by ident(), paths quoted as literals
-        )
+        return f"read_parquet([{files}])"
+
+    def stage(self, cur: Any, batch: Batch, table: str, staging: str) -> None:
+        """Never called: `scan` reads every table that has parts in place."""
+        raise NotImplementedError("DuckDB reads the staged parts in place (scan)")
