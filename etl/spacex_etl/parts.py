@@ -200,20 +200,25 @@ def _json_value_check(column: Column, v: str) -> str:
     return f"coalesce({v} is not null and {value}, false)"
 
 
-def top_level_paths(contracts: list[TableContract]) -> list[str]:
-    """The record's top-level keys pass 1 reads: record-level fields, the arrays, then every other
-    key the contract knows (read only to see which are present: schema drift; a record with
-    more keys than these has unknown ones)."""
+def value_paths(contracts: list[TableContract]) -> list[str]:
+    """The top-level keys whose values pass 1 reads: record-level fields, then the arrays."""
     record, *arrays = contracts
     keys = [c.path or c.name for c in record.columns if c.source == "field"]
-    keys += [contract.array for contract in arrays if contract.array]
-    known, _ = known_paths(record.resource)
+    return keys + [contract.array for contract in arrays if contract.array]
+
+
+def top_level_paths(contracts: list[TableContract]) -> list[str]:
+    """The record's top-level keys pass 1 looks up: `value_paths`, then every other key the
+    contract knows (only their JSON types are read, to see which are present: schema drift; a
+    record with more keys than these has unknown ones)."""
+    keys = value_paths(contracts)
+    known, _ = known_paths(contracts[0].resource)
     return keys + sorted(p for p in known if "[]." not in p and p not in keys)
 
 
 def check_sql(contracts: list[TableContract], rt: str, t: str, s: str) -> str:
     """One boolean: the record passes every check. `rt` is the record's JSON type, `t`/`s` the
-    lists of JSON types/texts of `top_level_paths` (SQL lists, 1-based)."""
+    lists of JSON types of `top_level_paths` / texts of `value_paths` (SQL lists, 1-based)."""
     position = {key: i + 1 for i, key in enumerate(top_level_paths(contracts))}
     record, *arrays = contracts
     checks = [f"{rt} = 'OBJECT'"]
@@ -403,6 +408,8 @@ def stage_file(
     record, *arrays = contracts
     keys = top_level_paths(contracts)
     paths = ", ".join(_path(key) for key in keys)
+    # the texts of the passthrough keys (nested objects, re-serialised) are never needed
+    texts = ", ".join(_path(key) for key in value_paths(contracts))
     known, _ = known_paths(resource)
     known_top = ", ".join(_lit(k) for k in sorted(known) if "[]." not in k)
     array_cols = [f"s[{keys.index(a.array or '') + 1}] as {a.array}" for a in arrays]
@@ -437,7 +444,7 @@ def stage_file(
             "select row_number() over () - 1 as idx, j, "
             # the root's type from its first byte: no parse (read_json_objects gives JSON values)
             "case left(ltrim(j::varchar), 1) when '{' then 'OBJECT' else 'OTHER' end as rt, "
-            f"json_type(j, [{paths}]) as t, json_extract_string(j, [{paths}]) as s "
+            f"json_type(j, [{paths}]) as t, json_extract_string(j, [{texts}]) as s "
             f"from {_scan(path)}))"
         )
         # The array is read by one thread, and every check runs in its pipeline: a second
