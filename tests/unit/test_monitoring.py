@@ -84,6 +84,43 @@ def test_messages_say_what_against_which_baseline_and_since_when() -> None:
     )
 
 
+def test_every_check_is_worded_with_its_unit_and_a_check_without_history_says_nothing_of_it() -> (
+    None
+):
+    share = check(
+        check_name="quarantine_share",
+        metric="quarantined_share",
+        metric_value=0.25,
+        baseline_median=0.01,
+        baseline_mad=None,
+        upper_bound=0.05,
+    )
+    assert monitoring.describe(share) == (
+        "launches: 25.0% of the records quarantined, above 5.0% (median 1.0% over the previous "
+        "10 runs, MAD ?); new in this run"
+    )
+    drift = check(check_name="drift", metric="drifted_paths", metric_value=3, upper_bound=1)
+    assert monitoring.describe(drift) == (
+        "launches: 3 drifted paths, more than any of the previous 10 runs (at most 1); "
+        "new in this run"
+    )
+    slow = check(
+        check_name="phase_duration",
+        subject="dbt",
+        metric="seconds",
+        metric_value=61.5,
+        baseline_median=12,
+        baseline_mad=0.5,
+        upper_bound=14,
+        since_run_id=None,
+    )
+    assert monitoring.describe(slow) == (
+        "phase dbt took 61.5 s, above 14 s (median 12 s over the previous 10 runs, MAD 0.5 s)"
+    )
+    newer = check(check_name="row_width", metric="bytes", metric_value=None, since_run_id=None)
+    assert monitoring.describe(newer) == "row_width launches bytes = ?"
+
+
 def test_only_a_fail_verdict_raises() -> None:
     warn = check(check_name="volume", verdict="warn", message="m")
     monitoring.raise_on_fail({"run_id": "r9", "flagged": [warn]})
