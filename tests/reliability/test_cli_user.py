@@ -106,9 +106,13 @@ def test_a_second_run_is_refused_and_ctrl_c_names_the_stage(duck: Env) -> None:
     for line in first.stderr:  # the first run reaches dbt (it holds the data dir's lock)
         if "spacex_etl.transform: dbt build" in line:
             break
-
-    second = duck.cli("run", "--date", DAY1, expect=1)
-    first.send_signal(signal.SIGINT)
+    # Frozen there, however slow the second start-up is: Ctrl-C must land while dbt runs.
+    first.send_signal(signal.SIGSTOP)
+    try:
+        second = duck.cli("run", "--date", DAY1, expect=1)
+        first.send_signal(signal.SIGINT)
+    finally:
+        first.send_signal(signal.SIGCONT)
     _, rest = first.communicate(timeout=120)
 
     line = one_line_error(second)
