@@ -230,12 +230,29 @@ class DagConfig(BaseSettings):
         return source_pattern(self.job)
 
     @property
-    def parallel_tasks(self) -> int:
-        """A warehouse that takes one writing process at a time (`warehouse.single_writer`:
-        DuckDB) must not have its dbt tasks overlap."""
+    def single_writer(self) -> bool:
+        """The warehouse takes one writing process at a time (`warehouse.single_writer`: DuckDB)."""
         from spacex_etl.warehouse import single_writer
 
-        return self.max_active_tasks or (1 if single_writer(self.job.warehouse) else 8)
+        return single_writer(self.job.warehouse)
+
+    @property
+    def parallel_tasks(self) -> int:
+        """Tasks at a time. On a single-writer warehouse one, except the watcher's model tasks:
+        they read their results from the producer's one build and write only when one falls
+        back to running its model (a cleared or retried task), and those runs take the
+        warehouse's writer lock one at a time (`dbt_group.one_writer_at_a_time`)."""
+        if self.max_active_tasks:
+            return self.max_active_tasks
+        watcher = self.mode == "python" and self.dbt_tasks == "watcher"
+        return 1 if self.single_writer and not watcher else 8
+
+    @property
+    def writer_lock(self) -> Path:
+        """The lock a single-writer warehouse's writes from the DAG's dbt tasks queue on, next to
+        its file."""
+        db = self.job.duckdb_file
+        return db.with_name(f"{db.name}.lock")
 
     @property
     def manifest_path(self) -> Path:

@@ -28,9 +28,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +164,54 @@ def report_results_only(producer: Any) -> None:
     producer.__class__ = ResultsOnlyProducer
 
 
+@contextlib.contextmanager
+def writer_lock(path: Path, holder: str) -> Iterator[None]:
+    """Hold the exclusive flock at `path`, waiting for whoever holds it (named in its log line):
+    one writing process at a time on a single-writer warehouse. The kernel releases it when the
+    process ends however it ends, so a crashed task never blocks the next."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held_by = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another task"
+            log.info("waiting for the warehouse's writer lock %s (held by %s)", path, held_by)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        os.pwrite(fd, f"pid {os.getpid()}, {holder}, since {started}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+_ONE_WRITER: dict[type, type] = {}
+
+
+def one_writer_at_a_time(task: Any, lock: Path) -> None:
+    """On a single-writer warehouse, a watcher model task's own dbt run (Cosmos's fallback when
+    the task is cleared or retried, or the producer ended without its result) waits for the
+    warehouse's writer lock, and closes dbt-duckdb's connection before it lets the next one in:
+    the model tasks, which otherwise only read the producer's results, can run side by side."""
+    base = type(task)
+    if base not in _ONE_WRITER:
+
+        def build_and_run_cmd(self: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
+            with writer_lock(Path(self.writer_lock), f"dbt for {self.task_id}"):
+                try:
+                    return base.build_and_run_cmd(self, context, *args, **kwargs)
+                finally:
+                    release_duckdb(context)
+
+        _ONE_WRITER[base] = type(
+            f"OneWriter{base.__name__}", (base,), {"build_and_run_cmd": build_and_run_cmd}
+        )
+    # Cosmos builds the task from its own class path; the subclass adds no state but the
+    # lock's path, so the instance takes it as it is (as `report_results_only` does).
+    task.writer_lock = str(lock)
+    task.__class__ = _ONE_WRITER[base]
+
+
 def set_dbt_environment(context: Any) -> None:
     """`on_execute_callback`: the profile's variables for this warehouse, in this process."""
     from spacex_elt_support import steps
@@ -287,6 +339,8 @@ def _declare_marts_and_order_tests(group: Any, cfg: DagConfig, after: Any) -> No
     producer.execution_timeout = cfg.timeouts["dbt_run"] + cfg.timeouts["dbt_test"]
     report_results_only(producer)
     for model in models.values():
+        if cfg.single_writer:
+            one_writer_at_a_time(model, cfg.writer_lock)
         if not model.upstream_task_ids & set(models):
             # Read the build's result once it is known, whatever it is: no model task waits
             # in the triggerer, and every executor (dag.test() included) runs the build first.

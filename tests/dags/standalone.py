@@ -122,17 +122,18 @@ class Standalone:
         self.trigger(run_id, logical_date)
         return self.finished(run_id), self.states(run_id)
 
-    def rerun(self, run_id: str, task_id: str) -> dict[str, tuple[str, int]]:
-        """Clear one task, as a user does in the grid, and wait for its next try to end; return
-        the run's tasks' (state, try) then."""
-        tries = self.states(run_id)[task_id][1]
-        assert self.clear(run_id, [task_id]) == [task_id]
+    def rerun(self, run_id: str, *task_ids: str) -> dict[str, tuple[str, int]]:
+        """Clear tasks together, as a user does in the grid, and wait for their next tries to
+        end; return the run's tasks' (state, try) then."""
+        before = self.states(run_id)
+        assert sorted(self.clear(run_id, list(task_ids))) == sorted(task_ids)
 
         def done() -> dict[str, tuple[str, int]] | None:
             now = self.states(run_id)
-            return now if now[task_id][1] == tries + 1 and now[task_id][0] in FINISHED else None
+            again = [now[t][1] == before[t][1] + 1 and now[t][0] in FINISHED for t in task_ids]
+            return now if all(again) else None
 
-        return dict(self.wait_for(f"{task_id} to run again", done))
+        return dict(self.wait_for(f"{', '.join(task_ids)} to run again", done))
 
     def clear(self, run_id: str, task_ids: list[str]) -> list[str]:
         cleared = self.call(

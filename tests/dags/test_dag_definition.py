@@ -155,7 +155,13 @@ def test_schedule_and_run_policy(python_dag: Any) -> None:
     assert dag.schedule == "@daily"
     assert dag.catchup is False
     assert dag.max_active_runs == 1
-    assert dag.max_active_tasks == 1  # DuckDB: one writing process, so one dbt task at a time
+    # DuckDB takes one writing process: the watcher's model tasks only read the build's results
+    # and run side by side; their own dbt runs (on a clear or retry) queue on the writer lock
+    assert dag.max_active_tasks == 8
+    models = [t for t in dag.tasks if t.task_id.startswith("dbt.") and t.task_id.endswith("_run")]
+    assert len(models) >= 10
+    assert {type(t).__name__ for t in models} == {"OneWriterDbtRunWatcherOperator"}
+    assert {Path(t.writer_lock).name for t in models} == {"warehouse.duckdb.lock"}
     assert dag.start_date == datetime(2024, 6, 1, tzinfo=UTC)
     assert dag.dagrun_timeout == timedelta(hours=3)
     assert {"spacex", "elt", "dbt", "mode:python"} <= set(dag.tags)
@@ -201,7 +207,11 @@ def test_policy_comes_from_the_environment(airflow_db: Path) -> None:
     )
     assert dag.catchup is True
     assert dag.schedule == "0 6 * * *"
-    assert load_dag(SPACEX_WAREHOUSE="postgres").max_active_tasks == 8
+    postgres = load_dag(SPACEX_WAREHOUSE="postgres")
+    assert postgres.max_active_tasks == 8
+    assert "OneWriterDbtRunWatcherOperator" not in {type(t).__name__ for t in postgres.tasks}
+    # one dbt start-up per model task: each writes, so one at a time on DuckDB
+    assert load_dag(SPACEX_AIRFLOW_DBT_TASKS="local").max_active_tasks == 1
     assert dag.params["input"] == "https://api.example.test/v5/launches"
 
 
