@@ -149,7 +149,7 @@ class DagConfig(BaseSettings):
     max_retry_delay_s: float = Field(1800, ge=0)
     timeout_scale: float = Field(1.0, gt=0)
     max_active_tasks: int | None = Field(
-        None, ge=1, description="Parallel tasks per run; default 1 on DuckDB (one writer), 8"
+        None, ge=1, description="Tasks at a time per run; default `parallel_tasks`"
     )
     input: str = "snapshot"  # both checked by the DAG's params against `source_pattern`
     cores_input: str | None = None
