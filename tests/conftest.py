@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -26,6 +27,13 @@ SNAPSHOT_LAUNCHES = REPO / "etl" / "spacex_etl" / "data" / "launches.json"
 SNAPSHOT_CORES = REPO / "etl" / "spacex_etl" / "data" / "cores_partial_2020_subset.json"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CLI = str(Path(sys.executable).with_name("spacex-etl"))
+
+
+# A pytest started in the background by a script (`cmd &`, no job control) has SIGINT ignored,
+# and every process it starts would inherit that: Ctrl-C tests would test the launcher. The
+# suite's processes take Ctrl-C as they do from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
