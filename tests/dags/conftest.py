@@ -11,8 +11,10 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -80,6 +82,15 @@ def dbt_manifest() -> Path:
         result = dbtRunner().invoke([*args, "--log-path", str(AIRFLOW_HOME / "dbt-logs")])
         assert result.success, result.exception
     return MANIFEST
+
+
+@pytest.fixture(autouse=True)
+def _environ_restored() -> Iterator[None]:
+    """`dag.test()` runs the tasks in this process, and Cosmos's dbt runs leave dbt's variables
+    (SPACEX_DUCKDB_PATH among them) in os.environ: restore it whole after each test, or a later
+    module's fixtures, set up before any test's isolation, would read the DAG's warehouse."""
+    with mock.patch.dict(os.environ):
+        yield
 
 
 @pytest.fixture(autouse=True)
