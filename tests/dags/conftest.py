@@ -86,9 +86,10 @@ def dbt_manifest() -> Path:
 
 @pytest.fixture(autouse=True)
 def _environ_restored() -> Iterator[None]:
-    """`dag.test()` runs the tasks in this process, and Cosmos's dbt runs leave dbt's variables
-    (SPACEX_DUCKDB_PATH among them) in os.environ: restore it whole after each test, or a later
-    module's fixtures, set up before any test's isolation, would read the DAG's warehouse."""
+    """`dag.test()` runs the tasks in this process, and the dbt tasks' `set_dbt_environment`
+    puts the profile's variables (SPACEX_DUCKDB_PATH among them) in os.environ, as it should in
+    a task's own process: restore it whole after each test, or a later module's fixtures, set up
+    before any test's isolation, would read the DAG's warehouse."""
     with mock.patch.dict(os.environ):
         yield
 
