@@ -1,21 +1,24 @@
-"""Bounded-memory parse + validate + flatten of a raw JSON array file into Parquet parts.
+"""Bounded-memory check + flatten of a raw JSON array file into Parquet parts.
 
-The fast path is DuckDB: `read_json_objects` streams the array one record at a time (the file is
-never held whole), and SQL generated from `contract.py` checks every column (JSON type, format,
-range, byte length) and flattens the record and its arrays. Only records that fail a check, whose
-id repeats, or whose text holds `NaN`/`Infinity` (DuckDB's reader accepts them, JSON does not) go
-to Python, in chunks, where the per-record rules (`records.py`, compiled from the same contract)
-decide: quarantine them with the exact message, or accept them and flatten them
-(`records.rows`). The checks accept a strict subset of what the models accept, with equal values, so
-the outcome equals a per-record validation of the whole file.
+Pass 1 cuts the file into records and decodes each once into types compiled from `contract.py`
+(`decode.py`: JSON types, presence, integer ranges); the typed rows go to DuckDB stage tables,
+where SQL from the same columns checks the string rules (id pattern, byte limits, U+0000,
+precision, timestamp spelling), finds repeated ids and writes the parts. Only records that fail
+a type or a rule, may hold a key twice, or share their id with another go to Python's record
+models (`records.py`), in chunks and in file order: they quarantine them with the exact message,
+or accept them and flatten them (`records.rows`). The types and rules accept a strict subset of
+what the models accept, with equal values, so the outcome equals a per-record validation of the
+whole file.
 
-Memory: DuckDB works inside `memory_limit` and spills to `<work>/_work/duckdb.tmp`; Python holds
-one chunk of slow records at a time. Parts: each table is written as `part_count` files so that
-Redshift's COPY loads them in parallel, one file per slice.
+Memory: the split holds one block (~16 MiB) and its decoded rows at a time; DuckDB works inside
+`memory_limit` and spills to `<work>/_work/duckdb.tmp`; the models hold one chunk of slow
+records. Parts: each table is written as `part_count` files so that Redshift's COPY loads them in
+parallel, one file per slice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import shutil
 import time
@@ -38,12 +41,21 @@ from spacex_etl.contract import (
     ColumnType,
     TableContract,
     for_resource,
-    known_paths,
+)
+from spacex_etl.decode import (
+    UTF8_BOM,
+    Block,
+    BlockResult,
+    Decoder,
+    Unsplittable,
+    Workers,
+    deep_json,
+    split_file,
+    stage_block,
 )
 from spacex_etl.errors import InputFormatError
 from spacex_etl.records import rows
 from spacex_etl.validate import (
-    UTF8_BOM,
     Deduper,
     QuarantineLog,
     _rule_field,
@@ -66,6 +78,8 @@ SLOW_CHUNK = 5_000
 MEMORY_LIMIT = "384MB"
 """DuckDB's share of the 1 GiB task: measured, pass 1 needs > 200MB whatever N; 512MB took the
 whole process over 1 GiB at 3M launches."""
+PARALLEL_BYTES = 64 * 1024 * 1024
+"""A file this big is decoded on two worker processes (the other core); smaller ones here."""
 SMALL_FILE_BYTES = 64 * 1024 * 1024
 """A file DuckDB refuses and is this small is parsed whole once more for the exact message."""
 SQL_TYPES: dict[ColumnType, str] = {
@@ -88,10 +102,6 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _path(key: str) -> str:
-    return _lit("$." + '"' + key.replace('"', '\\"') + '"')
-
-
 def part_count(estimated_bytes: int, slices: int = DEFAULT_SLICES) -> int:
     """Files per table: one when small, else a multiple of the slice count, each ~64 MB.
 
@@ -104,31 +114,11 @@ def part_count(estimated_bytes: int, slices: int = DEFAULT_SLICES) -> int:
     return slices * max(1, math.ceil(estimated_bytes / (slices * PART_TARGET_BYTES)))
 
 
-# -- SQL from the contract -----------------------------------------------------------------------
-# Each record is parsed in full by `json_type` and `json_extract_string` over the list of its
-# top-level paths (measured: per-field JSON calls on the whole record cost 5x more), once by
-# `json_keys` (drift, repeated keys) and once by `json_keys(j, '$.**')` (repeated nested keys);
-# each array is read once into JSON values (`from_json`) and its fields checked on those.
-JSON_TYPES: dict[ColumnType, list[str]] = {
-    "key": ["VARCHAR"],
-    "text": ["VARCHAR"],
-    "int": ["BIGINT", "UBIGINT"],
-    "bigint": ["BIGINT", "UBIGINT"],
-    "bool": ["BOOLEAN"],
-    "timestamp": ["VARCHAR"],
-}
-FROM_JSON_TYPES: dict[ColumnType, str] = {
-    "key": "VARCHAR",
-    "text": "VARCHAR",
-    "int": "INTEGER",
-    "bigint": "BIGINT",
-    "bool": "BOOLEAN",
-    "timestamp": "VARCHAR",
-}
-
-
+# -- the string rules, SQL on the decoded columns -------------------------------------------------
 def _string_check(column: Column, s: str) -> str | None:
-    """Check of the text `s` of a value whose JSON type is already one of the allowed ones."""
+    """The rules of a decoded text column `s` beyond its JSON type (msgspec checked the type,
+    presence and integer ranges): byte limits, U+0000, id pattern, precision, timestamp spelling.
+    None when the column has none."""
     if column.type in ("key", "text"):
         limit = KEY_MAX_BYTES if column.type == "key" else TEXT_MAX_BYTES
         parts = [f"strlen({s}) <= {limit}", f"not contains({s}, chr(0))"]
@@ -139,9 +129,6 @@ def _string_check(column: Column, s: str) -> str | None:
         elif column.check == "precision":
             parts.append(f"{s} in ({', '.join(_lit(p) for p in PRECISIONS)})")
         return " and ".join(parts)
-    if column.type in ("int", "bigint"):
-        low, high = column.range or (0, 0)
-        return f"try_cast({s} as hugeint) between {low} and {high}"
     if column.type == "timestamp":
         return (
             f"regexp_full_match({s}, {_lit(ISO_UTC)}) and not starts_with({s}, '0000') "
@@ -150,88 +137,15 @@ def _string_check(column: Column, s: str) -> str | None:
     return None
 
 
-def _types(column: Column, nullable: bool) -> str:
-    return "[" + ", ".join(_lit(t) for t in JSON_TYPES[column.type] + ["NULL"] * nullable) + "]"
-
-
-def _scalar_check(column: Column, t: str, s: str) -> str:
-    """A top-level field: `t` its JSON type (SQL NULL when the key is missing), `s` its text."""
-    value = f"list_contains({_types(column, False)}, {t})"
-    if (check := _string_check(column, s)) is not None:
-        value += f" and {check}"
-    if not column.nullable:
-        return f"coalesce({value}, false)"
-    if column.required:
-        return f"({t} is not null and ({t} = 'NULL' or coalesce({value}, false)))"
-    return f"({t} is null or {t} = 'NULL' or coalesce({value}, false))"
-
-
-def _element_check(contract: TableContract, text: str) -> str:
-    """Every element of the array whose JSON text is `text`: one `from_json` of the array into
-    JSON values (not 2 x fields wildcard parses), then each field's checks on its small value.
-    `from_json` reads a missing key and a JSON null alike, so a required key is counted."""
-    fields = contract.field_columns
-    parts = []
-    if fields[0].source == "element":
-        (column,) = fields
-        spec = '["JSON"]'
-        each = f"lambda v: {_json_value_check(column, 'v')}"
-    else:
-        parts.append(f"list_has_all(['OBJECT'], json_type({text}, '$[*]'))")
-        for column in fields:
-            if column.required:
-                path = _lit(f"$[*].{column.path}")
-                parts.append(f"len(json_type({text}, {path})) = json_array_length({text})")
-        spec = "[{" + ", ".join(f'"{c.path}": "JSON"' for c in fields) + "}]"
-        each = "lambda e: " + " and ".join(_json_value_check(c, f'e."{c.path}"') for c in fields)
-    parts.append(
-        f"list_bool_and(list_transform(from_json({text}, {_lit(spec)}), {each})) is not false"
-    )
-    return " and ".join(parts)
-
-
-def _json_value_check(column: Column, v: str) -> str:
-    """A value read as JSON text `v` (SQL NULL: missing or JSON null)."""
-    value = f"list_contains({_types(column, False)}, json_type({v}))"
-    if (check := _string_check(column, f"({v} ->> '$')")) is not None:
-        value += f" and {check}"
-    if column.nullable:
-        return f"({v} is null or coalesce({value}, false))"
-    return f"coalesce({v} is not null and {value}, false)"
-
-
-def value_paths(contracts: list[TableContract]) -> list[str]:
-    """The top-level keys whose values pass 1 reads: record-level fields, then the arrays."""
-    record, *arrays = contracts
-    keys = [c.path or c.name for c in record.columns if c.source == "field"]
-    return keys + [contract.array for contract in arrays if contract.array]
-
-
-def top_level_paths(contracts: list[TableContract]) -> list[str]:
-    """The record's top-level keys pass 1 looks up: `value_paths`, then every other key the
-    contract knows (only their JSON types are read, to see which are present: schema drift; a
-    record with more keys than these has unknown ones)."""
-    keys = value_paths(contracts)
-    known, _ = known_paths(contracts[0].resource)
-    return keys + sorted(p for p in known if "[]." not in p and p not in keys)
-
-
-def check_sql(contracts: list[TableContract], rt: str, t: str, s: str) -> str:
-    """One boolean: the record passes every check. `rt` is the record's JSON type, `t`/`s` the
-    lists of JSON types of `top_level_paths` / texts of `value_paths` (SQL lists, 1-based)."""
-    position = {key: i + 1 for i, key in enumerate(top_level_paths(contracts))}
-    record, *arrays = contracts
-    checks = [f"{rt} = 'OBJECT'"]
-    for column in record.columns:
-        if column.source == "field":
-            i = position[column.path or column.name]
-            checks.append(_scalar_check(column, f"{t}[{i}]", f"{s}[{i}]"))
-    for contract in arrays:
-        i = position[contract.array or ""]
-        kind, text = f"{t}[{i}]", f"{s}[{i}]"
-        elements = _element_check(contract, text)
-        checks.append(f"({kind} is null or ({kind} = 'ARRAY' and {elements}))")
-    return "\n  and ".join(f"coalesce({check}, false)" for check in checks)
+def rules_sql(contract: TableContract) -> str:
+    """One boolean: every decoded column of a stage table passes its string rules (a null passes:
+    the types already refused nulls where the contract does)."""
+    checks = [
+        f"coalesce({column.name} is null or ({check}), false)"
+        for column in contract.field_columns
+        if (check := _string_check(column, column.name)) is not None
+    ]
+    return " and ".join(checks) or "true"
 
 
 def _utc(s: str) -> str:
@@ -244,41 +158,9 @@ def _utc(s: str) -> str:
     return f"try_cast({s} as timestamp) - to_minutes(if(right({s}, 1) = 'Z', 0, {offset}))"
 
 
-def _typed(column: Column, s: str) -> str:
-    if column.type == "timestamp":
-        return _utc(s)
-    return f"try_cast({s} as {SQL_TYPES[column.type]})"
-
-
-def record_values_sql(contracts: list[TableContract], s: str) -> list[str]:
-    """Typed values of the record-level table's field columns, named like them."""
-    position = {key: i + 1 for i, key in enumerate(top_level_paths(contracts))}
-    return [
-        f"{_typed(c, f'{s}[{position[c.path or c.name]}]')} as {c.name}"
-        for c in contracts[0].columns
-        if c.source == "field"
-    ]
-
-
-def array_rows_sql(contract: TableContract, source: str) -> str:
-    """Rows of an array table from `source(idx, id, <array> JSON text)` of checked records."""
-    parent = next(c for c in contract.columns if c.source == "parent_key")
-    index = next(c for c in contract.columns if c.source == "index")
-    fields = [c for c in contract.columns if c.source in ("field", "element")]
-    if fields[0].source == "element":
-        spec = f'["{FROM_JSON_TYPES[fields[0].type]}"]'
-        values = [f"e as {fields[0].name}"]
-    else:
-        spec = "[{" + ", ".join(f'"{c.path}": "{FROM_JSON_TYPES[c.type]}"' for c in fields) + "}]"
-        values = [f'e."{c.path}" as {c.name}' for c in fields]
-    exploded = (
-        f"select idx, id, unnest(l) as e, unnest(range(len(l)::bigint)) as i "  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
-        f"from (select idx, id, from_json({contract.array}, {_lit(spec)}) as l from {source})"
-    )
-    return (
-        f"select idx, id as {parent.name}, cast(i as integer) as {index.name}, "  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
-        f"{', '.join(values)} from ({exploded})"
-    )
+def _typed(column: Column) -> str:
+    """A stage column as its warehouse value (timestamps are decoded text until here)."""
+    return _utc(column.name) if column.type == "timestamp" else column.name
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -298,6 +180,8 @@ class Staged:
     rows: dict[str, int] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     """Wall and CPU seconds per step (pass 1, slow records, each table)."""
+    sha256: str | None = None
+    """sha256 of the bytes pass 1 read (None when DuckDB's reader read them)."""
 
     @property
     def loaded(self) -> int:
@@ -352,20 +236,6 @@ def _scan(path: Path) -> str:
     return f"read_json_objects({_lit(str(path))}, format = 'array') as t(j)"
 
 
-def _mentions(path: Path, needles: tuple[bytes, ...], block: int = 16 << 20) -> bool:
-    """Whether any of `needles` occurs anywhere in the file: a byte scan in 16 MiB blocks (no
-    parse; not an mmap, whose touched pages would count against the task's memory)."""
-    keep = max(len(needle) for needle in needles) - 1
-    tail = b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(block):
-            window = tail + chunk
-            if any(needle in window for needle in needles):
-                return True
-            tail = window[-keep:] if keep else b""
-    return False
-
-
 def _first_byte(path: Path) -> bytes:
     """The first byte that is not a byte order mark or white space (b'' for none in 64 KiB)."""
     with path.open("rb") as handle:
@@ -396,168 +266,272 @@ def stage_file(
 ) -> Staged:
     """Check, flatten and write `path` (a JSON array of `resource` records) as Parquet parts.
 
-    Pass 1 streams the file into a narrow table (index, id, verdict, typed fields, the arrays'
-    JSON text); the slow records (only they) are read again, beside that table (POSITIONAL
-    JOIN: same order), and decided by the record models. Nothing holds the whole file.
-    Raises InputFormatError when the file is not a JSON array.
+    Pass 1 cuts the file into records and decodes each into the contract's types
+    (`decode.py`); the typed rows go to DuckDB stage tables, which check the string rules, find
+    repeated ids and write the parts. The records the types or rules refuse (only they) are read
+    again, in file order, and decided by the record models. A file the split cannot cut (not
+    strict JSON, an odd layout) is read by DuckDB's JSON reader instead, through the same decode.
+    Nothing holds the whole file. Raises InputFormatError when the file is not a JSON array.
     """
     name = name or str(path)
     if _first_byte(path) != b"[":
         raise _unusable(path, name, f"starts with {_first_byte(path)!r}")
-    contracts = for_resource(resource)
-    record, *arrays = contracts
-    keys = top_level_paths(contracts)
-    paths = ", ".join(_path(key) for key in keys)
-    # the texts of the passthrough keys (nested objects, re-serialised) are never needed
-    texts = ", ".join(_path(key) for key in value_paths(contracts))
-    known, _ = known_paths(resource)
-    known_top = ", ".join(_lit(k) for k in sorted(known) if "[]." not in k)
-    array_cols = [f"s[{keys.index(a.array or '') + 1}] as {a.array}" for a in arrays]
-    id_at = keys.index(record.columns[0].path or "id") + 1
-    checks = check_sql(contracts, "rt", "t", "s")
-    # NaN/Infinity: only records whose text holds them need the look (most files have none)
-    odd = (
-        "contains(j::varchar, 'NaN') or contains(j::varchar, 'Infinity')"
-        if _mentions(path, (b"NaN", b"Infinity"))
-        else "false"
-    )
-    con = connect(out / "_work", memory_limit, threads, str(out / "_work" / "stage.duckdb"))
-    clock = _Clock()
-    try:
-        pass1 = (
-            f"create table stage1 as select idx, s[{id_at}] as id, {checks} as ok, "  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
-            f"{', '.join([*record_values_sql(contracts, 's'), *array_cols])}, "
-            # which known keys are present (a bit each) and which keys are unknown: drift
-            "list_sum(list_transform(range(len(t)), "
-            "i -> if(t[i + 1] is null, 0::hugeint, (1::hugeint << i::int)))) as present, "
-            # only a record with more keys than known ones present has unknown (or repeated) keys
-            f"if(len(k) > list_count(t), list_filter(k, lambda x: not list_contains("
-            f"[{known_top}], x)), []) as unknown, "
-            # DuckDB's reader takes NaN/Infinity; JSON does not: such records go to the models
-            f"{odd} as odd, "
-            # a key given twice in one object (parsers disagree on which counts): to the models
-            "coalesce(rt = 'OBJECT' and (len(k) > list_count(t) "
-            "and len(k) <> len(list_distinct(k)) "
-            "or list_bool_or(list_transform(json_keys(j, '$.**'), "
-            "lambda x: len(x) <> len(list_distinct(x))))), false) as dup "
-            "from (select *, if(rt = 'OBJECT', json_keys(j), []) as k from ("
-            "select row_number() over () - 1 as idx, j, "
-            # the root's type from its first byte: no parse (read_json_objects gives JSON values)
-            "case left(ltrim(j::varchar), 1) when '{' then 'OBJECT' else 'OTHER' end as rt, "
-            f"json_type(j, [{paths}]) as t, json_extract_string(j, [{texts}]) as s "
-            f"from {_scan(path)}))"
-        )
-        # The array is read by one thread, and every check runs in its pipeline: a second
-        # thread added no speed and up to twice the CPU (measured at 100k and 1M launches).
-        con.execute("set threads = 1")
-        con.execute(pass1)
-        con.execute(f"set threads = {int(threads)}")
-        clock.lap("pass1_check")
-        received = int(_one(con, "select count(*) from stage1"))
-        staged = Staged(resource, received, quarantine=QuarantineLog(out / "quarantine.jsonl"))
-        staged.quarantine.path.unlink(missing_ok=True)  # type: ignore[union-attr]
-        staged.drift = _drift(con, keys, arrays, resource)
-        # Slow: failed a check, odd text, or shares its id with another record (first wins)
-        con.execute(
-            "create table repeated as select id from stage1 where ok and id is not null "
-            "group by id having count(*) > 1 "
-            "union select id from stage1 where not (ok and not odd and not dup) and id is not null"
-        )
-        con.execute(
-            "alter table stage1 add column fast boolean; "
-            "update stage1 set fast = ok and not odd and not dup and not exists "
-            "(select 1 from repeated r where r.id = stage1.id)"
-        )
-        clock.lap("verdicts")
-        writers = _SlowWriters(out, contracts, meta)
+    run = _Staging(path, out, resource, meta, slices, memory_limit, threads, name)
+    with deep_json():
         try:
-            if _one(con, "select count(*) from stage1 where not fast"):
-                _decide_slow(con, path, staged, writers, name)
-        finally:
-            writers.close()
-        clock.lap("slow_records")
-        fast_rows = int(_one(con, "select count(*) from stage1 where fast"))
-        estimate = path.stat().st_size * fast_rows // max(received, 1) // 12
-        names = [column for column, _ in record.warehouse_columns()]
-        for contract in contracts:
-            if contract is record:
-                select = f"select idx, {', '.join(names)} from stage1 where fast"  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
-                size = estimate
-            else:
-                select = array_rows_sql(contract, "(select * from stage1 where fast)")
-                size = estimate // 4
-            files, count = _write_table(
-                con, contract, select, meta, out, part_count(size, slices), size
+            return run.stage(split=True)
+        except Unsplittable:
+            return run.stage(split=False)
+
+
+@dataclass
+class _Staging:
+    """One staging of one raw file (see `stage_file`)."""
+
+    path: Path
+    out: Path
+    resource: str
+    meta: BatchMeta
+    slices: int
+    memory_limit: str
+    threads: int
+    name: str
+
+    def _blocks(self, con: duckdb.DuckDBPyConnection, split: bool, digest: Any) -> Iterator[Block]:
+        return split_file(self.path, digest) if split else _duckdb_blocks(con, self.path)
+
+    def stage(self, split: bool) -> Staged:
+        contracts = for_resource(self.resource)
+        record = contracts[0]
+        work = self.out / "_work"
+        shutil.rmtree(work, ignore_errors=True)
+        con = connect(work, self.memory_limit, self.threads)
+        clock = _Clock()
+        folder = work / "stage"
+        parallel = split and self.path.stat().st_size >= PARALLEL_BYTES
+        workers = Workers(self.path, self.resource, folder) if parallel else None
+        try:
+            _create_verdict_tables(con)
+            decoder = Decoder(self.resource)
+            digest = hashlib.sha256() if split else None
+            received, present = 0, set[str]()
+            results: list[BlockResult] = []
+            for block in self._blocks(con, split, digest):
+                if workers is not None:
+                    results += workers.submit(block)
+                else:
+                    results.append(stage_block(decoder, block, folder))
+                received, present = self._note(con, results, received, present)
+                results = []
+            if workers is not None:
+                results += workers.finish()
+            if not any(folder.glob(f"{record.name}/*.parquet")):  # no record at all
+                results.append(stage_block(decoder, Block(0, []), folder))
+            received, present = self._note(con, results, received, present)
+            clock.lap("pass1_check")
+            staged = Staged(
+                self.resource,
+                received,
+                quarantine=QuarantineLog(self.out / "quarantine.jsonl"),
+                sha256=digest.hexdigest() if digest is not None else None,
             )
-            slow_file, slow_count = writers.result(contract.name)
-            staged.parts[contract.name] = files + ([slow_file] if slow_file else [])
-            staged.rows[contract.name] = count + slow_count
-            clock.lap(contract.name)
-    except duckdb.InvalidInputException as exc:  # not a JSON array: the file, not the code
-        raise _unusable(path, name, " ".join(str(exc).split())) from exc
-    finally:
-        con.close()
-        shutil.rmtree(out / "_work", ignore_errors=True)
-    staged.timings_s = clock.laps
-    return staged
+            staged.quarantine.path.unlink(missing_ok=True)  # type: ignore[union-attr]
+            staged.drift = drift_from_paths(present, self.resource)
+            _verdicts(con, contracts, folder)
+            clock.lap("verdicts")
+            writers = _SlowWriters(self.out, contracts, self.meta)
+            try:
+                if _one(con, "select count(*) from decide"):
+                    self._decide_slow(con, split, staged, writers)
+            finally:
+                writers.close()
+            clock.lap("slow_records")
+            key = record.columns[0].name
+            fast_rows = int(_one(con, "select count(*) from fast"))
+            estimate = self.path.stat().st_size * fast_rows // max(staged.received, 1) // 12
+            for contract in contracts:
+                names = ", ".join(f"{_typed(c)} as {c.name}" for c in contract.columns[1:])
+                if contract is record:
+                    select = (
+                        f"select {_typed(record.columns[0])} as {key}, {names} from "  # noqa: S608 - names from contract.py, paths quoted by _lit()
+                        f"{_stage_scan(folder, contract)} semi join fast using (idx)"
+                    )
+                    size = estimate
+                else:
+                    select = (
+                        f"select fast.id as {contract.columns[0].name}, {names} from "  # noqa: S608 - names from contract.py, paths quoted by _lit()
+                        f"{_stage_scan(folder, contract)} join fast using (idx)"
+                    )
+                    size = estimate // 4
+                files, count = _write_table(
+                    con,
+                    contract,
+                    select,
+                    self.meta,
+                    self.out,
+                    part_count(size, self.slices),
+                    size,
+                )
+                slow_file, slow_count = writers.result(contract.name)
+                staged.parts[contract.name] = files + ([slow_file] if slow_file else [])
+                staged.rows[contract.name] = count + slow_count
+                clock.lap(contract.name)
+        except duckdb.InvalidInputException as exc:  # not a JSON array: the file, not the code
+            raise _unusable(self.path, self.name, " ".join(str(exc).split())) from exc
+        finally:
+            if workers is not None:
+                workers.close()
+            con.close()
+            shutil.rmtree(work, ignore_errors=True)
+        staged.timings_s = clock.laps
+        return staged
 
+    @staticmethod
+    def _note(
+        con: duckdb.DuckDBPyConnection,
+        results: list[BlockResult],
+        received: int,
+        present: set[str],
+    ) -> tuple[int, set[str]]:
+        """Keep what the blocks found: counts, paths present, refused and suspect records."""
+        for result in results:
+            received += result.received
+            present.update(result.present)
+            if result.slow:
+                slow_in = pa.table(  # noqa: F841 - DuckDB reads it by name
+                    {
+                        "idx": pa.array([index for index, _ in result.slow], pa.int64()),
+                        "id": pa.array([key for _, key in result.slow], pa.string()),
+                    }
+                )
+                con.execute("insert into slow select * from slow_in")
+            if result.suspects:
+                suspects_in = pa.table({"idx": pa.array(result.suspects, pa.int64())})  # noqa: F841 - DuckDB reads it by name
+                con.execute("insert into suspects select * from suspects_in")
+        return received, present
 
-def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
-    row = con.execute(sql).fetchone()
-    return row[0] if row else None
-
-
-def _drift(
-    con: duckdb.DuckDBPyConnection, keys: list[str], arrays: list[TableContract], resource: str
-) -> dict[str, list[str]]:
-    """Schema drift of the whole file, from what pass 1 kept (no third read of the file)."""
-    mask = int(_one(con, "select coalesce(bit_or(present), 0) from stage1") or 0)
-    present = {key for i, key in enumerate(keys) if mask >> i & 1}
-    present |= {
-        str(row[0]) for row in con.execute("select distinct unnest(unknown) from stage1").fetchall()
-    }
-    for contract in arrays:
-        if contract.field_columns[0].source == "element":
-            continue  # an array of plain values has no nested fields
-        found = con.execute(
-            f"select distinct unnest(json_keys(e)) from (select unnest(json_extract("  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
-            f"{contract.array}, '$[*]')) as e from stage1 where json_type({contract.array}) = "
-            "'ARRAY')"
+    def _decide_slow(
+        self, con: duckdb.DuckDBPyConnection, split: bool, staged: Staged, writers: _SlowWriters
+    ) -> None:
+        """Read the file again and let the record models decide the slow records, in file
+        order (the repeated-id rule keeps the first valid record of an id)."""
+        wanted = con.execute(
+            "select idx, idx in (select idx from suspects) from decide order by idx"
         ).fetchall()
-        present |= {f"{contract.array}[].{row[0]}" for row in found}
-    return drift_from_paths(present, resource)
+        slow = iter(wanted)
+        deduper = Deduper(staged.resource)
+        pending: list[tuple[int, str, bool]] = []
+        target = next(slow, None)
+        for block in self._blocks(con.cursor(), split, None):
+            for index, text in enumerate(block.records, block.first_index):
+                if target is None:
+                    break
+                if index != target[0]:
+                    continue
+                pending.append((index, _text(text), bool(target[1])))
+                target = next(slow, None)
+                if len(pending) >= SLOW_CHUNK:
+                    self._decide(pending, staged, writers, deduper)
+                    pending = []
+            if target is None:
+                break
+        self._decide(pending, staged, writers, deduper)
+        staged.deduplicated = deduper.deduplicated
 
-
-def _decide_slow(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    staged: Staged,
-    writers: _SlowWriters,
-    name: str,
-) -> None:
-    """Read the slow records again, in file order, and let the record models decide them."""
-    deduper = Deduper(staged.resource)
-    cursor = con.execute(
-        f"select s.idx, j::varchar, s.dup from {_scan(path)} positional join stage1 s "  # noqa: S608 - names from contract.py, paths and values quoted by _lit()
-        "where not s.fast"
-    )
-    while chunk := cursor.fetchmany(SLOW_CHUNK):
+    def _decide(
+        self,
+        chunk: list[tuple[int, str, bool]],
+        staged: Staged,
+        writers: _SlowWriters,
+        deduper: Deduper,
+    ) -> None:
         indices, records, ambiguous = [], [], []
-        for index, text, dup in chunk:
-            record = loads_record(text, name, int(index))
-            key = duplicate_key(text) if dup else None
+        for index, text, exact in chunk:
+            record = loads_record(text, self.name, index)
+            key = duplicate_key(text) if exact else None
             if key is None:
-                indices.append(int(index))
+                indices.append(index)
                 records.append(record)
             else:
-                ambiguous.append(duplicate_key_entry(staged.resource, int(index), key, text))
+                ambiguous.append(duplicate_key_entry(staged.resource, index, key, text))
         outcome = validate_records(records, staged.resource, indices=indices, deduper=deduper)
         entries = sorted([*outcome.quarantine, *ambiguous], key=lambda e: e.record_index)
         staged.quarantine.write(entries)  # chunks come in file order
         staged.rule_counts.update(outcome.rule_counts)
         staged.rule_counts.update((_rule_field(e.field), e.rule) for e in ambiguous)
         writers.write(model for model, _ in outcome.records)
-    staged.deduplicated = deduper.deduplicated
+
+
+def _text(record: Any) -> str:
+    """A record's JSON text; bytes that are not UTF-8 go to DuckDB's reader, which names them."""
+    if isinstance(record, str):
+        return record
+    try:
+        return bytes(record).decode()
+    except UnicodeDecodeError as exc:
+        raise Unsplittable("not UTF-8") from exc
+
+
+def _duckdb_blocks(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[Block]:
+    """The records as DuckDB's JSON reader cuts them (any layout; NaN/Infinity pass here and
+    are refused by the record's own parse, like the models' strict JSON)."""
+    reader = con.execute(f"select j::varchar from {_scan(path)}").to_arrow_reader(SLOW_CHUNK)  # noqa: S608 - path quoted by _lit()
+    index = 0
+    for batch in reader:
+        texts = batch.column(0).to_pylist()
+        yield Block(index, texts, None)
+        index += len(texts)
+
+
+def _create_verdict_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create table slow (idx bigint, id varchar)")  # refused by the types
+    con.execute("create table suspects (idx bigint)")  # may hold a key twice
+
+
+def _stage_scan(folder: Path, contract: TableContract) -> str:
+    return f"read_parquet({_lit(str(folder / contract.name / '*.parquet'))})"
+
+
+def _verdicts(con: duckdb.DuckDBPyConnection, contracts: list[TableContract], folder: Path) -> None:
+    """`fast` (idx, id): the typed records whose columns and array elements pass the string
+    rules, that hold no key twice, and whose id is neither repeated nor shared with a record the
+    models decide (they keep the first valid one, in file order); `decide`: every other record,
+    for the models."""
+    record, *arrays = contracts
+    key = record.columns[0].name
+    failed = " union all ".join(
+        [
+            "select idx from suspects",
+            f"select idx from {_stage_scan(folder, record)} where not ({rules_sql(record)})",  # noqa: S608 - names from contract.py, paths quoted by _lit()
+            *(
+                f"select idx from {_stage_scan(folder, a)} where not ({rules_sql(a)})"  # noqa: S608 - names from contract.py, paths quoted by _lit()
+                for a in arrays
+            ),
+        ]
+    )
+    con.execute(f"create table failed as select distinct idx from ({failed})")  # noqa: S608 - names from contract.py
+    con.execute(
+        f"create table typed as select idx, {key} as id, idx in (select idx from failed) as bad "  # noqa: S608 - names from contract.py, paths quoted by _lit()
+        f"from {_stage_scan(folder, record)}"
+    )
+    con.execute(
+        "create table repeated as select id from typed where not bad group by id "
+        "having count(*) > 1 union select id from typed where bad "
+        "union select id from slow where id is not null"
+    )
+    con.execute(
+        "create table fast as select idx, id from typed where not bad "
+        "and id not in (select id from repeated)"
+    )
+    con.execute(
+        "create table decide as select idx from slow union all "
+        "select idx from typed where idx not in (select idx from fast)"
+    )
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    row = con.execute(sql).fetchone()
+    return row[0] if row else None
 
 
 class _SlowWriters:

@@ -391,17 +391,26 @@ def prepare(lake: Lake, raw_uri: str, work: Path) -> Batch:
     )
     try:
         with lake.local_copy(key, work) as path:
-            digest = file_digest(path)
-            if digest != manifest["sha256"]:
-                raise ContractError(
-                    f"{raw_uri}: the raw object changed after landing (sha256 {digest[:12]}…, "
-                    f"its manifest says {manifest['sha256'][:12]}…); nothing loaded: restore it "
-                    "or extract again"
-                )
-            stage_batch(path, work, batch, name=f"{raw_uri} (from {manifest['source']})")
+            try:
+                stage_batch(path, work, batch, name=f"{raw_uri} (from {manifest['source']})")
+            except (ContractError, InputFormatError):
+                _unchanged(raw_uri, file_digest(path), manifest)  # the cause, when it is that
+                raise
+            # pass 1 hashed the bytes it checked (DuckDB's reader does not: hashed here)
+            _unchanged(raw_uri, batch.staged.sha256 or file_digest(path), manifest)  # type: ignore[union-attr]
     except (ContractError, InputFormatError) as exc:
         raise Rejected(exc, batch.ledger_row("rejected", str(exc))) from exc
     return batch
+
+
+def _unchanged(raw_uri: str, digest: str, manifest: dict[str, Any]) -> None:
+    """ContractError unless the raw object still hashes to its manifest's sha256."""
+    if digest != manifest["sha256"]:
+        raise ContractError(
+            f"{raw_uri}: the raw object changed after landing (sha256 {digest[:12]}…, "
+            f"its manifest says {manifest['sha256'][:12]}…); nothing loaded: restore it "
+            "or extract again"
+        )
 
 
 def contract_break(batch: Batch, broken: list[tuple[str, str, int]]) -> ContractError:

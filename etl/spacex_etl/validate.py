@@ -27,10 +27,9 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from spacex_etl.contract import known_paths
+from spacex_etl.decode import UTF8_BOM
 from spacex_etl.errors import InputFormatError
 from spacex_etl.records import RECORD_MODELS, Record
-
-UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spacex_etl import parts
+from spacex_etl import decode, parts
 from spacex_etl.contract import METADATA_COLUMNS, for_resource
 from spacex_etl.errors import InputFormatError
 from spacex_etl.records import rows
@@ -68,6 +68,16 @@ def _assert_same(staged: parts.Staged, path: Path) -> None:
         assert staged.rows[table] == len(want)
 
 
+@pytest.fixture(params=["here", "workers"])
+def decoding(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: blocks decoded in this process, and on the worker processes that decode
+    a big file (forced here for a small one)."""
+    if request.param == "workers":
+        monkeypatch.setattr(parts, "PARALLEL_BYTES", 0)
+        monkeypatch.setattr(decode, "BLOCK_BYTES", 4096)  # many blocks, cut mid-record
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
 def broken_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # 1,200 launches, every 20th broken: each kind of BAD_KINDS several times, plus exact and
@@ -77,7 +87,7 @@ def broken_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_fast_path_loads_and_quarantines_like_the_record_models(
-    broken_file: Path, tmp_path: Path
+    broken_file: Path, tmp_path: Path, decoding: str
 ) -> None:
     staged = parts.stage_file(broken_file, tmp_path / "staged", "launches", _meta())
 
@@ -87,7 +97,7 @@ def test_the_fast_path_loads_and_quarantines_like_the_record_models(
 
 
 def test_slow_records_are_decided_in_chunks_with_one_duplicate_rule(
-    broken_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    broken_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decoding: str
 ) -> None:
     monkeypatch.setattr(parts, "SLOW_CHUNK", 7)  # duplicates straddle chunk boundaries
     staged = parts.stage_file(broken_file, tmp_path / "staged", "launches", _meta())
@@ -95,7 +105,7 @@ def test_slow_records_are_decided_in_chunks_with_one_duplicate_rule(
     _assert_same(staged, broken_file)
 
 
-def test_values_do_not_depend_on_the_input_spelling(tmp_path: Path) -> None:
+def test_values_do_not_depend_on_the_input_spelling(tmp_path: Path, decoding: str) -> None:
     # escapes, indentation, exponent numbers and non-ASCII: the same values as the models give
     base = next(generate.launches(1, seed=5))
     base["details"] = 'caf\u00e9 / "q" \u00fc \t tab'
@@ -143,3 +153,43 @@ def test_not_a_json_array_is_refused_naming_the_file(
     with pytest.raises(InputFormatError, match=r"launches\.json") as caught:
         parts.stage_file(bad, tmp_path / "staged", "launches", _meta(), name=str(bad))
     assert message in str(caught.value)
+
+
+def test_hostile_records_are_set_aside_alike_here_and_on_the_workers(
+    tmp_path: Path, decoding: str
+) -> None:
+    """Keys given twice at any depth (one beside an escaped colon, `\\u003a`, which a colon
+    count alone would miss), U+0000 and a 5,000-digit number: each record is quarantined with
+    its field and rule, the others load, whichever process decoded them."""
+    records = list(generate.launches(40, seed=3))
+    texts = [json.dumps(record) for record in records]
+
+    def twice(i: int, old: str, new: str) -> None:
+        assert old in texts[i], old
+        texts[i] = texts[i].replace(old, f"{old}, {new}", 1)
+
+    twice(1, f'"id": "{records[1]["id"]}"', f'"id": "{"0" * 24}"')
+    twice(2, f'"core": "{records[2]["cores"][0]["core"]}"', f'"core": "{"1" * 24}"')
+    twice(3, '"media": null', '"media": "x"')
+    records[4]["details"] = "a:b"  # written `a\u003ab`: the encode adds the colon the repeat drops
+    texts[4] = json.dumps(records[4]).replace('"a:b"', '"a\\u003ab"', 1)
+    texts[4] = texts[4].replace('"name": ', '"name": "dropped", "name": ', 1)
+    records[5]["details"] = "before\x00after"
+    texts[5] = json.dumps(records[5])
+    texts[6] = texts[6].replace(
+        f'"flight_number": {records[6]["flight_number"]}', '"flight_number": ' + "9" * 5000, 1
+    )
+    raw = tmp_path / "launches.json"
+    raw.write_text("[" + ",\n".join(texts) + "]")
+
+    staged = parts.stage_file(raw, tmp_path / "staged", "launches", _meta())
+
+    assert [(q.record_index, q.field, q.rule) for q in staged.quarantine] == [
+        (1, "id", "duplicate_key"),
+        (2, "cores.0.core", "duplicate_key"),
+        (3, "links.reddit.media", "duplicate_key"),
+        (4, "name", "duplicate_key"),
+        (5, "details", "unstorable_character"),
+        (6, "flight_number", "out_of_range"),
+    ]
+    assert (staged.received, staged.loaded, staged.rows["launches"]) == (40, 34, 34)
