@@ -102,7 +102,8 @@ class RecordType:
     arrays: tuple[tuple[TableContract, RecordType | None], ...]
     """The record's arrays after the columns: (table, element type or None for plain values)."""
     passthrough: tuple[str, ...]
-    """Keys kept only to see they are present (schema drift), after the arrays."""
+    """Keys the contract knows but stores nowhere: taken out of a record before its conversion
+    (only their presence counts, for schema drift)."""
 
 
 def _record_type(contract: TableContract, arrays: list[TableContract], strict: bool) -> RecordType:
@@ -125,9 +126,6 @@ def _record_type(contract: TableContract, arrays: list[TableContract], strict: b
             elements.append((array, element_type))
         keys.append(array.array or "")
         fields.append((_attribute(keys[-1], len(fields)), list[item] | UnsetType, UNSET))
-    for key in contract.passthrough:
-        keys.append(key)
-        fields.append((_attribute(key, len(fields)), Raw | UnsetType, UNSET))
     rename = {spec[0]: key for spec, key in zip(fields, keys, strict=True) if spec[0] != key}
     struct = msgspec.defstruct(
         f"{contract.name}_{'strict' if strict else 'open'}",
@@ -265,27 +263,20 @@ _GENERIC = msgspec.json.Decoder()
 _ENCODER = msgspec.json.Encoder()
 
 
-def suspect(text: bytes | str | Raw) -> bool:
-    """Whether one record may hold a key twice: its colons, counted before and after a generic
-    decode + encode, differ. A dropped repeat loses at least its own colon; whitespace, escapes
-    and number spellings change no colon except `\\u003a`, which always counts as suspect."""
-    data = text.encode() if isinstance(text, str) else bytes(text)
-    if ESCAPED_COLON in data:
-        return True
-    try:
-        return _ENCODER.encode(_GENERIC.decode(data)).count(b":") != data.count(b":")
-    except (msgspec.DecodeError, msgspec.ValidationError):  # 1e400, a 5,000-digit number
-        return True
+def _colons(text: Raw | str) -> int:
+    return (text.encode() if isinstance(text, str) else bytes(text)).count(b":")
 
 
-def suspects(block: Block) -> list[int]:
-    """Indices of the block's records that may hold a key twice, checked one by one."""
-    return [i for i, text in enumerate(block.records, block.first_index) if suspect(text)]
-
-
-def suspects_in(block: Block) -> list[int]:
-    """`suspects` of a block; when the split cut it (its bytes are in `framed`), the colons of
-    the whole block are compared first: they agree when no record holds a repeat."""
+def _repeated(
+    block: Block, parsed: list[int], encoded: list[bytes], unparsed: list[int]
+) -> list[int]:
+    """The records `parsed` of `block` that may hold a key twice: their colons, counted before
+    and after a generic decode + encode (`encoded`), differ. A dropped repeat loses at least its
+    own colon; whitespace, escapes and number spellings change no colon except `\\u003a` (an
+    escaped colon, written plain by the encode), so a block holding that spelling is checked
+    record by record and such a record always counts. A block the split cut is compared as a
+    whole first."""
+    first = block.first_index
     if block.framed is not None:
         data = np.frombuffer(block.framed, np.uint8, block.end)
         slashes = np.flatnonzero(data[:-5] == _BACKSLASH)
@@ -294,17 +285,20 @@ def suspects_in(block: Block) -> list[int]:
             & (data[slashes + 2] == _0)
             & (data[slashes + 3] == _0)
             & (data[slashes + 4] == _3)
-        )  # `\\u003` anywhere: one by one
+        )
         if not escaped:
-            try:
-                encoded = sum(
-                    _ENCODER.encode(_GENERIC.decode(r)).count(b":") for r in block.records
-                )
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                encoded = -1
-            if encoded == np.count_nonzero(data == _COLON):
+            raw = int(np.count_nonzero(data == _COLON))
+            raw -= sum(_colons(block.records[index - first]) for index in unparsed)
+            after = np.count_nonzero(np.frombuffer(b"".join(encoded), np.uint8) == _COLON)
+            if raw == after:
                 return []
-    return suspects(block)
+    found = []
+    for index, again in zip(parsed, encoded, strict=True):
+        text = block.records[index - first]
+        data_ = text.encode() if isinstance(text, str) else bytes(text)
+        if ESCAPED_COLON in data_ or data_.count(b":") != again.count(b":"):
+            found.append(index)
+    return found
 
 
 # -- the decode ----------------------------------------------------------------------------------
@@ -316,9 +310,12 @@ class Decoded:
     tables: dict[str, pa.Table]
     slow: list[tuple[int, str | None]]
     """(index, id) of each record the types refused."""
+    suspects: list[int]
+    """Records that may hold a key twice (the models' exact check decides)."""
 
 
 _STAGE_TYPES = {**ARROW_TYPES, "timestamp": pa.string()}
+_MISSING = object()
 
 
 def _loose(text: bytes | str) -> Any:
@@ -346,45 +343,59 @@ class Decoder:
 
     def __post_init__(self) -> None:
         self.strict, self.open = record_types(self.resource)
-        self._strict = msgspec.json.Decoder(self.strict.struct)
-        self._open = msgspec.json.Decoder(self.open.struct)
         contracts = for_resource(self.resource)
         self.record_table = contracts[0]
         self.array_keys = {c.array: c for c in contracts[1:] if c.array}
 
     def decode(self, block: Block) -> Decoded:
+        """Each record: one generic decode, then its colon count (repeated keys) and its
+        conversion to the strict type (the open one when it holds a key the contract does not
+        know); a record neither takes is refused (`slow`)."""
         typed: list[Any] = []
         indices: list[int] = []
         slow: list[tuple[int, str | None]] = []
-        strict, open_ = self._strict.decode, self._open.decode
+        encoded: list[bytes] = []  # each decoded record, encoded again (repeated keys)
+        parsed: list[int] = []
+        unparsed: list[int] = []
+        strict, open_ = self.strict.struct, self.open.struct
+        passthrough, present = self.strict.passthrough, self.present
+        unseen = [key for key in passthrough if key not in present]
+        decode, encode, convert = _GENERIC.decode, _ENCODER.encode, msgspec.convert
         for index, text in enumerate(block.records, block.first_index):
             try:
-                typed.append(strict(text))
+                generic = decode(text)
+            except (msgspec.DecodeError, msgspec.ValidationError):  # 1e400, 5,000 digits
+                generic = _loose(text if isinstance(text, str) else bytes(text))
+                self._keys(generic)
+                slow.append((index, _id_of(generic)))
+                unparsed.append(index)
+                continue
+            encoded.append(encode(generic))
+            parsed.append(index)
+            if type(generic) is dict:
+                if unseen:
+                    present.update(key for key in unseen if key in generic)
+                    unseen = [key for key in unseen if key not in present]
+                for key in passthrough:  # stored nowhere: only their presence counted
+                    generic.pop(key, None)
+            try:
+                typed.append(convert(generic, strict, strict=True))
                 indices.append(index)
                 continue
             except msgspec.ValidationError as exc:
                 unknown = "unknown field" in str(exc)
-            except msgspec.DecodeError:
-                unknown = False
-            generic = self._generic(text)
             self._keys(generic)
             if unknown:  # a key the contract does not know (drift): the open type takes it
                 try:
-                    typed.append(open_(text))
+                    typed.append(convert(generic, open_, strict=True))
                     indices.append(index)
                     continue
                 except msgspec.ValidationError:
                     pass
             slow.append((index, _id_of(generic)))
         self.received += len(block.records)
-        return Decoded(self._tables(indices, typed), slow)
-
-    @staticmethod
-    def _generic(text: Raw | str) -> Any:
-        try:
-            return _GENERIC.decode(text)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return _loose(text if isinstance(text, str) else bytes(text))
+        suspects = unparsed + _repeated(block, parsed, encoded, unparsed)
+        return Decoded(self._tables(indices, typed), slow, sorted(suspects))
 
     def _keys(self, record: Any) -> None:
         """The field paths of a record the strict type did not take (drift)."""
@@ -411,11 +422,6 @@ class Decoder:
         for offset, (contract, element_type) in enumerate(record_type.arrays):
             lists = columns[base + offset] if columns else ()
             out[contract.name] = self._elements(contract, element_type, indices, lists)
-        base += len(record_type.arrays)
-        for offset, key in enumerate(record_type.passthrough):
-            values = columns[base + offset] if columns else ()
-            if key not in self.present and any(value is not UNSET for value in values):
-                self.present.add(key)
         return out
 
     def _array(self, path: str, values: Any, column: Column) -> pa.Array:
@@ -476,14 +482,15 @@ class BlockResult(msgspec.Struct, array_like=True):
 
 def stage_block(decoder: Decoder, block: Block, folder: Path) -> BlockResult:
     """Decode one block and write its typed rows as `<folder>/<table>/<first index>.parquet`."""
-    found = suspects_in(block)
     decoded = decoder.decode(block)
     for table, data in decoded.tables.items():
         path = folder / table / f"{block.first_index:012d}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(data, path, compression="snappy")
     present = sorted(decoder.present)
-    return BlockResult(block.first_index, len(block.records), decoded.slow, found, present)
+    return BlockResult(
+        block.first_index, len(block.records), decoded.slow, decoded.suspects, present
+    )
 
 
 _RESULT_ENCODER = msgspec.json.Encoder()
