@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
@@ -58,8 +59,9 @@ def test_put_get_roundtrip_keeps_bytes(lake: Lake) -> None:
 def test_objects_are_never_overwritten(lake: Lake) -> None:
     lake.put("raw/x.json", b"first")
     assert lake.put("raw/x.json", b"first")  # same bytes: a retried task is a no-op
-    with pytest.raises(LakeError, match="already exists with other bytes"):
-        lake.put("raw/x.json", b"second")
+    for other in (b"second", b"frist"):  # another size; the same size
+        with pytest.raises(LakeError, match="already exists with other bytes"):
+            lake.put("raw/x.json", other)
     assert lake.get("raw/x.json") == b"first"
 
 
@@ -140,6 +142,108 @@ def test_put_file_and_open_stream_the_bytes(lake: Lake, tmp_path: Path) -> None:
 def test_open_of_a_missing_object_is_a_clear_error(lake: Lake) -> None:
     with pytest.raises(LakeError, match="no such object"), lake.open("raw/missing.json"):
         pass
+
+
+# -- the local copy (issue 24): in the kernel, or the next way where a kernel refuses ----------
+def _unsupported(code: int) -> Callable[..., int]:
+    def refuse(*_: object) -> int:
+        raise OSError(code, os.strerror(code))
+
+    return refuse
+
+
+def _after(calls: int, code: int, real: Callable[..., int]) -> Callable[..., int]:
+    """`real` for `calls` calls, then OSError(code): a copy that stops midway."""
+    done: list[int] = []
+
+    def copy(*args: int) -> int:
+        done.append(1)
+        if len(done) > calls:
+            raise OSError(code, os.strerror(code))
+        return real(*args)
+
+    return copy
+
+
+KERNELS = {
+    "copy_file_range": {},
+    "sendfile, copy_file_range missing": {"copy_file_range": _unsupported(errno.ENOSYS)},
+    "buffers, both refused": {
+        "copy_file_range": _unsupported(errno.EXDEV),
+        "sendfile": _unsupported(errno.EINVAL),
+    },
+    "sendfile, copy_file_range refused midway": {
+        "copy_file_range": _after(3, errno.EXDEV, os.copy_file_range)
+    },
+    "buffers, sendfile refused midway": {
+        "copy_file_range": _unsupported(errno.EOPNOTSUPP),
+        "sendfile": _after(2, errno.EINVAL, os.sendfile),
+    },
+}
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".tmp-")]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_put_file_lands_the_same_bytes_whichever_copy_the_kernel_allows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: str
+) -> None:
+    monkeypatch.setattr(lake_module, "KERNEL_COPY_BYTES", 4096)  # many calls: offsets matter
+    monkeypatch.setattr(lake_module, "CHUNK", 4096)
+    for name, fake in KERNELS[kernel].items():
+        monkeypatch.setattr(os, name, fake)
+    source = tmp_path / "launches.json"
+    source.write_bytes(os.urandom(100_003))
+    local = open_lake(str(tmp_path / "lake"))
+    uri = local.put_file("raw/x/launches.json", source)
+    assert Path(uri).read_bytes() == source.read_bytes()
+    assert file_digest(Path(uri)) == read_file(source, "launches").sha256
+    assert _leftovers(Path(uri).parent) == []
+
+
+def test_a_copy_that_fails_lands_nothing_and_a_retry_lands_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lake_module, "KERNEL_COPY_BYTES", 4096)
+    source = tmp_path / "launches.json"
+    source.write_bytes(os.urandom(50_000))
+    local = open_lake(str(tmp_path / "lake"))
+    with monkeypatch.context() as full_disk:
+        full_disk.setattr(os, "copy_file_range", _after(2, errno.ENOSPC, os.copy_file_range))
+        with pytest.raises(OSError, match="No space left"):
+            local.put_file("raw/x/launches.json", source)
+    assert not local.exists("raw/x/launches.json")
+    assert _leftovers(tmp_path / "lake" / "raw" / "x") == []
+    local.put_file("raw/x/launches.json", source)
+    assert local.get("raw/x/launches.json") == source.read_bytes()
+
+
+@pytest.mark.parametrize("first", ["same bytes", "other bytes"])
+def test_a_writer_that_lands_first_wins_and_ours_is_compared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: str
+) -> None:
+    source = tmp_path / "launches.json"
+    source.write_bytes(b"[" + b"1," * 50_000 + b"1]")
+    theirs = source.read_bytes() if first == "same bytes" else source.read_bytes()[:-2] + b"2]"
+    local = open_lake(str(tmp_path / "lake"))
+    target = tmp_path / "lake" / "raw" / "x" / "launches.json"
+    copy = os.copy_file_range
+
+    def race(*args: int) -> int:  # the other writer links its object while ours is copied
+        if not target.exists():
+            target.write_bytes(theirs)
+        return copy(*args)
+
+    monkeypatch.setattr(os, "copy_file_range", race)
+    if first == "same bytes":
+        assert local.put_file("raw/x/launches.json", source) == str(target)
+    else:
+        with pytest.raises(LakeError, match="already exists with other bytes"):
+            local.put_file("raw/x/launches.json", source)
+    assert target.read_bytes() == theirs
+    assert _leftovers(target.parent) == []
 
 
 def test_a_failed_multipart_upload_is_aborted_and_lands_nothing(
