@@ -13,8 +13,10 @@
      `read_parquet`: each row is then written once, into its raw table);
   5. decide which parent keys (launch ids, core ids) this batch may write: those absent from the
      warehouse or held there by a batch that is not newer by (logical date, extraction time) —
-     an older extract never overwrites newer data unless forced;
-  6. delete those keys' rows from every table of the resource, insert the staged rows;
+     an older extract never overwrites newer data unless forced (a resource whose tables hold
+     no row yet needs no such decision: every key);
+  6. delete those keys' rows from every table of the resource that holds rows, insert the
+     staged rows of those keys (all of them, unfiltered, when every key may be written);
   7. replace this batch's quarantine rows and append its load-ledger row;
 then commits. Any error rolls everything back, so a failed load leaves the warehouse as it was
 and a rerun of the same batch converges to the same rows (no duplicates). The ledger is
@@ -172,6 +174,12 @@ class SqlWarehouse(ABC):
         """Serialise loads into this raw schema until the transaction ends (DuckDB's single
         writer process needs nothing more)."""
 
+    @contextmanager
+    def loading(self, cur: Any) -> Iterator[None]:
+        """Session settings for the load's statements, undone afterwards (DuckDB: no insertion
+        order to keep)."""
+        yield
+
     def prepare(self, batch: Batch) -> None:  # noqa: B027 - optional hook
         """Work to do before the transaction opens (Redshift writes its COPY manifests)."""
 
@@ -253,17 +261,15 @@ class SqlWarehouse(ABC):
             tuple(row.get(name) for name, _ in LEDGER_COLUMNS),
         )
 
-    def merge_statements(
+    def accept_statement(
         self, batch: Batch, sources: dict[str, str], accepted: str, force: bool
-    ) -> list[tuple[str, tuple[Any, ...]]]:
-        """The statements that move staged rows (`sources`: a relation per table, a staging table
-        or the adapter's `scan`) into the raw tables and replace the batch's quarantine rows (see
-        module docstring); the ledger row follows once the written keys are counted."""
+    ) -> str:
+        """The temporary table `accepted` of the parent keys this batch may write (see module
+        docstring): forced, every staged key; otherwise only keys the warehouse holds from no
+        newer batch, newer meaning a later logical date, or the same date extracted later."""
         resource = batch.resource
         key = ident(PARENT_KEY[resource])
         parent = RESOURCE_TABLES[resource][0]
-        # Forced: every staged key. Otherwise only keys the warehouse holds from no newer batch,
-        # newer meaning a later logical date, or the same date extracted later.
         day, extracted = ident("_ingest_date"), ident("_extracted_at")
         newer_held = (
             ""
@@ -272,27 +278,41 @@ class SqlWarehouse(ABC):
             f"where t.{key} = s.{key} and (t.{day} > s.{day} or "
             f"(t.{day} = s.{day} and t.{extracted} > s.{extracted})))"
         )
-        statements: list[tuple[str, tuple[Any, ...]]] = [
-            (
-                f"create temporary table {ident(accepted)} as "  # noqa: S608 - identifiers quoted by ident(), values bound
-                f"select s.{key} from {sources[parent]} s{newer_held}",
-                (),
-            )
-        ]
+        return (
+            f"create temporary table {ident(accepted)} as "  # noqa: S608 - identifiers quoted by ident(), values bound
+            f"select s.{key} from {sources[parent]} s{newer_held}"
+        )
+
+    def merge_statements(
+        self,
+        batch: Batch,
+        sources: dict[str, str],
+        accepted: str,
+        held: set[str],
+        every_key: bool,
+    ) -> list[tuple[str, tuple[Any, ...]]]:
+        """The statements that move staged rows (`sources`: a relation per table, a staging table
+        or the adapter's `scan`) into the raw tables and replace the batch's quarantine rows (see
+        module docstring); the ledger row follows.
+
+        Each table's rows of the accepted keys are deleted, unless the table holds no row at
+        all (`held`: a first load deletes nothing). The staged rows are filtered by the accepted
+        keys, unless `every_key` of the batch is accepted: every staged row of a child table
+        belongs to a staged parent row (one record gives both), so the filter would keep them all.
+        """
+        resource = batch.resource
+        key = ident(PARENT_KEY[resource])
+        keys = f"{key} in (select {key} from {ident(accepted)})"  # noqa: S608 - identifiers quoted by ident()
+        where = "" if every_key else f" where {keys}"
+        statements: list[tuple[str, tuple[Any, ...]]] = []
         for table in RESOURCE_TABLES[resource]:
+            if table in held:
+                statements.append((f"delete from {self.qualified(table)} where {keys}", ()))  # noqa: S608 - identifiers quoted by ident(), values bound
             cols = ", ".join(ident(name) for name, _ in columns(table))
             statements.append(
                 (
-                    f"delete from {self.qualified(table)} "  # noqa: S608 - identifiers quoted by ident(), values bound
-                    f"where {key} in (select {key} from {ident(accepted)})",
-                    (),
-                )
-            )
-            statements.append(
-                (
                     f"insert into {self.qualified(table)} ({cols}) "  # noqa: S608 - identifiers quoted by ident(), values bound
-                    f"select {cols} from {sources[table]} "
-                    f"where {key} in (select {key} from {ident(accepted)})",
+                    f"select {cols} from {sources[table]}{where}",
                     (),
                 )
             )
@@ -311,6 +331,16 @@ class SqlWarehouse(ABC):
             ),
         ]
         return statements
+
+    def held_tables(self, cur: Any, tables: Sequence[str]) -> set[str]:
+        """The tables that hold at least one row (a delete from an empty table is skipped: on a
+        first load it still built a hash table of every accepted key, per table)."""
+        held = set()
+        for table in tables:
+            cur.execute(f"select 1 from {self.qualified(table)} limit 1")  # noqa: S608 - identifiers quoted by ident()
+            if cur.fetchall():
+                held.add(table)
+        return held
 
     # -- the algorithm -------------------------------------------------------------------
     def _open(self) -> Any:
@@ -423,7 +453,7 @@ class SqlWarehouse(ABC):
         result = LoadResult(resource=batch.resource, quarantined=len(batch.quarantine))
         try:
             self.prepare(batch)
-            with self.transaction() as cur:
+            with self.transaction() as cur, self.loading(cur):
                 self._prepare_tables(cur)
                 log.info(
                     "loading %s batch %s (run %s) into %s",
@@ -443,17 +473,23 @@ class SqlWarehouse(ABC):
                     if batch.parts.get(table):  # no part: no rows (an empty quarantine)
                         self.stage(cur, batch, table, staging)
                     sources[table] = ident(staging)
-                for sql, params in self.merge_statements(batch, sources, accepted, force):
-                    cur.execute(sql, params)
-                cur.execute(f"select count(*) from {ident(accepted)}")  # noqa: S608 - identifiers quoted by ident(), values bound
-                result.keys_written = int(cur.fetchall()[0][0])
                 parent_rows = batch.rows.get(batch.tables[0], 0)
+                held = self.held_tables(cur, batch.tables)
+                if held:
+                    cur.execute(self.accept_statement(batch, sources, accepted, force))
+                    cur.execute(f"select count(*) from {ident(accepted)}")  # noqa: S608 - identifiers quoted by ident(), values bound
+                    result.keys_written = int(cur.fetchall()[0][0])
+                else:  # no row of this resource yet, so none newer: every staged key is written
+                    result.keys_written = parent_rows
+                every_key = result.keys_written == parent_rows
+                for sql, params in self.merge_statements(batch, sources, accepted, held, every_key):
+                    cur.execute(sql, params)
                 result.keys_skipped_newer = parent_rows - result.keys_written
                 # the ledger counts as loaded only the records written, not those skipped
                 ledger = batch.ledger_row()
                 ledger["records_loaded"] = batch.records_loaded - result.keys_skipped_newer
                 cur.execute(*self._ledger_insert(ledger))
-                if result.keys_written == parent_rows:
+                if every_key:
                     result.rows = batch.row_counts()
                 else:
                     result.rows = self._written_rows(cur, batch, sources, accepted)

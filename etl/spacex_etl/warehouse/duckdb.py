@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -73,6 +75,18 @@ class DuckDBWarehouse(SqlWarehouse):
 
     def begin(self, cur: Any) -> None:
         cur.execute("begin transaction")
+
+    @contextmanager
+    def loading(self, cur: Any) -> Iterator[None]:
+        """Rows go into the raw tables in no particular order (they are read by key, and the
+        Parquet parts are written unordered too): each insert then fills whole row groups on
+        every thread. Keeping the order made DuckDB write partial row groups and rewrite them
+        when the file was checkpointed: at 1M launches 1.5 s more CPU and a 50 % larger file."""
+        cur.execute("set preserve_insertion_order = false")
+        try:
+            yield
+        finally:
+            cur.execute("reset preserve_insertion_order")
 
     def scan(self, batch: Batch, table: str) -> str | None:
         if not batch.parts.get(table):  # no part: no rows (an empty staging table stands in)

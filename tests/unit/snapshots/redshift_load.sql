@@ -53,30 +53,38 @@ create temporary table "stg_quarantine_00000zabc123" ("resource" varchar(256), "
 
 copy "stg_quarantine_00000zabc123" from 's3://spacex-lake/elt/staged/spacex/launches/ingest_date=2024-06-01/20240601T000000Z-abc123/load=20240601T120000000000Z/quarantine/copy.manifest' iam_role 'arn:aws:iam::123456789012:role/spacex-redshift-copy' manifest format as parquet;
 
+select 1 from "spacex_raw"."launches" limit 1;
+
+select 1 from "spacex_raw"."launch_cores" limit 1;
+
+select 1 from "spacex_raw"."launch_payloads" limit 1;
+
+select 1 from "spacex_raw"."launch_failures" limit 1;
+
 create temporary table "accepted_launches_00000zabc123" as select s."launch_id" from "stg_launches_00000zabc123" s where not exists (select 1 from "spacex_raw"."launches" t where t."launch_id" = s."launch_id" and (t."_ingest_date" > s."_ingest_date" or (t."_ingest_date" = s."_ingest_date" and t."_extracted_at" > s."_extracted_at")));
+
+select count(*) from "accepted_launches_00000zabc123";
 
 delete from "spacex_raw"."launches" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
 
-insert into "spacex_raw"."launches" ("launch_id", "flight_number", "name", "date_utc", "date_unix", "date_local", "date_precision", "upcoming", "success", "rocket_id", "launchpad_id", "details", "static_fire_date_utc", "window_seconds", "launch_library_id", "auto_update", "tbd", "net", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "launch_id", "flight_number", "name", "date_utc", "date_unix", "date_local", "date_precision", "upcoming", "success", "rocket_id", "launchpad_id", "details", "static_fire_date_utc", "window_seconds", "launch_library_id", "auto_update", "tbd", "net", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_launches_00000zabc123" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
+insert into "spacex_raw"."launches" ("launch_id", "flight_number", "name", "date_utc", "date_unix", "date_local", "date_precision", "upcoming", "success", "rocket_id", "launchpad_id", "details", "static_fire_date_utc", "window_seconds", "launch_library_id", "auto_update", "tbd", "net", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "launch_id", "flight_number", "name", "date_utc", "date_unix", "date_local", "date_precision", "upcoming", "success", "rocket_id", "launchpad_id", "details", "static_fire_date_utc", "window_seconds", "launch_library_id", "auto_update", "tbd", "net", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_launches_00000zabc123";
 
 delete from "spacex_raw"."launch_cores" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
 
-insert into "spacex_raw"."launch_cores" ("launch_id", "core_index", "core_id", "flight", "reused", "gridfins", "legs", "landing_attempt", "landing_success", "landing_type", "landpad_id", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "launch_id", "core_index", "core_id", "flight", "reused", "gridfins", "legs", "landing_attempt", "landing_success", "landing_type", "landpad_id", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_launch_cores_00000zabc123" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
+insert into "spacex_raw"."launch_cores" ("launch_id", "core_index", "core_id", "flight", "reused", "gridfins", "legs", "landing_attempt", "landing_success", "landing_type", "landpad_id", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "launch_id", "core_index", "core_id", "flight", "reused", "gridfins", "legs", "landing_attempt", "landing_success", "landing_type", "landpad_id", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_launch_cores_00000zabc123";
 
 delete from "spacex_raw"."launch_payloads" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
 
-insert into "spacex_raw"."launch_payloads" ("launch_id", "payload_index", "payload_id", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "launch_id", "payload_index", "payload_id", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_launch_payloads_00000zabc123" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
+insert into "spacex_raw"."launch_payloads" ("launch_id", "payload_index", "payload_id", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "launch_id", "payload_index", "payload_id", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_launch_payloads_00000zabc123";
 
 delete from "spacex_raw"."launch_failures" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
 
-insert into "spacex_raw"."launch_failures" ("launch_id", "failure_index", "time_seconds", "altitude_km", "reason", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "launch_id", "failure_index", "time_seconds", "altitude_km", "reason", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_launch_failures_00000zabc123" where "launch_id" in (select "launch_id" from "accepted_launches_00000zabc123");
+insert into "spacex_raw"."launch_failures" ("launch_id", "failure_index", "time_seconds", "altitude_km", "reason", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "launch_id", "failure_index", "time_seconds", "altitude_km", "reason", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_launch_failures_00000zabc123";
 
 delete from "spacex_raw"."quarantine" where "resource" = %s and "_source" = %s and "_ingest_date" = %s;
 -- params: ('launches', 'snapshot', datetime.date(2024, 6, 1))
 
 insert into "spacex_raw"."quarantine" ("resource", "record_index", "record_id", "field", "rule", "message", "record_json", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at") select "resource", "record_index", "record_id", "field", "rule", "message", "record_json", "_source", "_ingest_date", "_run_id", "_raw_uri", "_loaded_at", "_extracted_at" from "stg_quarantine_00000zabc123";
-
-select count(*) from "accepted_launches_00000zabc123";
 
 insert into "spacex_raw"."load_ledger" ("resource", "source", "ingest_date", "run_id", "raw_uri", "raw_sha256", "records_received", "records_loaded", "records_quarantined", "records_deduplicated", "loaded_at", "status", "error", "extracted_at", "bytes", "drift_events", "quarantined_by_rule", "newest_source_at") values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);
 -- params: ('launches', 'snapshot', datetime.date(2024, 6, 1), '20240601T000000Z-abc123', 's3://spacex-lake/elt/raw/spacex/launches/ingest_date=2024-06-01/run/launches.json', 'abababababababababababababababababababababababababababababababab', 2, 1, 1, 0, datetime.datetime(2024, 6, 1, 12, 0), 'succeeded', None, None, 505, 24, 'int_type:flight_number=1', datetime.datetime(2006, 3, 24, 22, 30))
