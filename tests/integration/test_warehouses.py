@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from spacex_etl import pipeline
@@ -20,6 +21,7 @@ from spacex_etl.contract import TABLES, columns
 from spacex_etl.errors import ContractError, LoadError
 from spacex_etl.warehouse import SqlWarehouse, open_warehouse
 from spacex_etl.warehouse.base import ident
+from spacex_etl.warehouse.duckdb import STORAGE_VERSION, DuckDBWarehouse
 from tests.conftest import SNAPSHOT_LAUNCHES
 from tests.staging import stage_records
 
@@ -315,6 +317,21 @@ def test_tables_of_an_older_release_gain_the_new_columns(wh_settings: Settings) 
 
     assert names(wh) == {ID_A: "A v2"}
     assert [status for _, status, _ in ledger(wh)] == [None, "succeeded"]
+
+
+def test_a_new_duckdb_file_gets_the_newer_format_and_an_old_one_keeps_its_own(
+    settings: Settings, tmp_path: Path
+) -> None:
+    old = tmp_path / "old.duckdb"
+    duckdb.connect(str(old)).close()  # a file an older release made: DuckDB's default format
+    for path, version in ((settings.duckdb_file, STORAGE_VERSION), (old, "v1.0.0")):
+        wh = DuckDBWarehouse(path, settings.raw_schema)
+        wh.load_batch(make_batch([launch(ID_A, "A", [CORE_1])], DAY1))
+        assert names(wh) == {ID_A: "A"}
+        [row] = wh.query(
+            "select tags from duckdb_databases() where database_name = current_database()"
+        )
+        assert row["tags"]["storage_version"] == f"{version}+"
 
 
 @pytest.mark.slow

@@ -18,6 +18,10 @@ from spacex_etl.parts import MEMORY_LIMIT
 from spacex_etl.warehouse.base import SqlWarehouse, quote_literal
 
 MAX_DBT_THREADS = 8
+STORAGE_VERSION = "v1.4.0"
+"""The storage format a new warehouse file is written in; DuckDB's default is v0.10.2, for
+DuckDBs older than any pyproject.toml admits (duckdb>=1.4). The newer string compression
+loaded the 1M-launch parts with 1.2-1.5 s less CPU (of ~6 s) into a file of the same size."""
 
 
 class DuckDBWarehouse(SqlWarehouse):
@@ -59,8 +63,13 @@ class DuckDBWarehouse(SqlWarehouse):
 
     def connect(self) -> Any:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # only for a new file: an existing one keeps its format, and an instance already open
+        # on it in this process (dbt's) refuses a connection with another configuration
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {} if self.path.exists() else {"storage_compatibility_version": STORAGE_VERSION}
+        )
         try:
-            conn = duckdb.connect(str(self.path))
+            conn = duckdb.connect(str(self.path), config=config)
         except duckdb.IOException as exc:
             raise LoadError(
                 f"cannot open {self.path}: {exc} (is another process using it?)"
