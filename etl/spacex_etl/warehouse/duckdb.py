@@ -90,7 +90,7 @@ class DuckDBWarehouse(SqlWarehouse):
         """Rows go into the raw tables in no particular order (they are read by key, and the
         Parquet parts are written unordered too): each insert then fills whole row groups on
         every thread. Keeping the order made DuckDB write partial row groups and rewrite them
-        when the file was checkpointed: at 1M launches 1.5 s more CPU and a 50 % larger file."""
+        when the file was checkpointed: at 1M launches ~3 s more CPU and a 125 MiB file, not 81."""
         cur.execute("set preserve_insertion_order = false")
         try:
             yield
