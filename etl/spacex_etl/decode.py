@@ -12,7 +12,7 @@ file.
   equal values.
 - `suspects` finds records that may hold a key twice (a key given twice in one object has no
   single meaning: parsers keep the first or the last); the models' exact check names the key.
-- `stage_block` does both for one block and writes its typed rows as one Parquet file per table;
+- `Stager` does both for each block and appends its typed rows to one Parquet file per table;
   `python -m spacex_etl.decode` serves blocks to a parent (`Workers`) on another core.
 """
 
@@ -480,29 +480,49 @@ class BlockResult(msgspec.Struct, array_like=True):
     """Every field path seen so far by this decoder (schema drift)."""
 
 
-def stage_block(decoder: Decoder, block: Block, folder: Path) -> BlockResult:
-    """Decode one block and write its typed rows as `<folder>/<table>/<first index>.parquet`."""
-    decoded = decoder.decode(block)
-    for table, data in decoded.tables.items():
-        path = folder / table / f"{block.first_index:012d}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(data, path, compression="snappy")
-    present = sorted(decoder.present)
-    return BlockResult(
-        block.first_index, len(block.records), decoded.slow, decoded.suspects, present
-    )
+@dataclass
+class Stager:
+    """Decodes blocks and appends their typed rows to one Parquet file per table,
+    `<folder>/<table>/<name>.parquet` (a row group per block), until `close`."""
+
+    decoder: Decoder
+    folder: Path
+    name: str
+    _writers: dict[str, pq.ParquetWriter] = field(default_factory=dict)
+
+    def stage(self, block: Block) -> BlockResult:
+        decoded = self.decoder.decode(block)
+        for table, data in decoded.tables.items():
+            if table not in self._writers:
+                path = self.folder / table / f"{self.name}.parquet"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._writers[table] = pq.ParquetWriter(path, data.schema, compression="snappy")
+            self._writers[table].write_table(data)
+        return BlockResult(
+            block.first_index,
+            len(block.records),
+            decoded.slow,
+            decoded.suspects,
+            sorted(self.decoder.present),
+        )
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
 
 
 _RESULT_ENCODER = msgspec.json.Encoder()
 _RESULT_DECODER = msgspec.json.Decoder(BlockResult)
 
 
-def serve(path: Path, resource: str, folder: Path) -> None:
+def serve(path: Path, resource: str, folder: Path, name: str) -> None:
     """A worker: stage each block named on stdin (`first_index start end`: the records are the
-    file's bytes [start, end)) and answer one JSON line per block, in order."""
+    file's bytes [start, end)) and answer one JSON line per block, in order; its files are
+    complete when stdin ends."""
     gc.disable()  # a block's objects are freed by their counts (no cycles); the collector
     # only re-walked them (measured: a third of the worker's time)
-    decoder = Decoder(resource)
+    stager = Stager(Decoder(resource), folder, name)
     with path.open("rb") as handle:
         for line in sys.stdin.buffer:
             first_index, start, end = (int(part) for part in line.split())
@@ -511,10 +531,10 @@ def serve(path: Path, resource: str, folder: Path) -> None:
             framed += handle.read(end - start)
             framed += b"]"
             records = _RAW_LIST.decode(framed)
-            block = Block(first_index, records, (start, end), framed, len(framed))
-            result = stage_block(decoder, block, folder)
+            result = stager.stage(Block(first_index, records, (start, end), framed, len(framed)))
             sys.stdout.buffer.write(_RESULT_ENCODER.encode(result) + b"\n")
             sys.stdout.buffer.flush()
+    stager.close()
 
 
 @dataclass
@@ -534,12 +554,12 @@ class Workers:
         command = [sys.executable, "-m", "spacex_etl.decode", str(self.path), self.resource]
         self._processes = [
             subprocess.Popen(
-                [*command, str(self.folder)],
+                [*command, str(self.folder), f"worker_{i}"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=errors,
             )
-            for errors in self._errors
+            for i, errors in enumerate(self._errors)
         ]
         self._in_flight: deque[int] = deque()
         self._next = 0
@@ -587,4 +607,4 @@ class Workers:
 
 if __name__ == "__main__":
     with deep_json():
-        serve(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]))
+        serve(Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), sys.argv[4])

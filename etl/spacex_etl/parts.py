@@ -47,11 +47,11 @@ from spacex_etl.decode import (
     Block,
     BlockResult,
     Decoder,
+    Stager,
     Unsplittable,
     Workers,
     deep_json,
     split_file,
-    stage_block,
 )
 from spacex_etl.errors import InputFormatError
 from spacex_etl.records import rows
@@ -310,9 +310,9 @@ class _Staging:
         folder = work / "stage"
         parallel = split and self.path.stat().st_size >= PARALLEL_BYTES
         workers = Workers(self.path, self.resource, folder) if parallel else None
+        stager = Stager(Decoder(self.resource), folder, "here")
         try:
             _create_verdict_tables(con)
-            decoder = Decoder(self.resource)
             digest = hashlib.sha256() if split else None
             received, present = 0, set[str]()
             results: list[BlockResult] = []
@@ -320,13 +320,14 @@ class _Staging:
                 if workers is not None:
                     results += workers.submit(block)
                 else:
-                    results.append(stage_block(decoder, block, folder))
+                    results.append(stager.stage(block))
                 received, present = self._note(con, results, received, present)
                 results = []
             if workers is not None:
                 results += workers.finish()
             if not any(folder.glob(f"{record.name}/*.parquet")):  # no record at all
-                results.append(stage_block(decoder, Block(0, []), folder))
+                results.append(stager.stage(Block(0, [])))
+            stager.close()
             received, present = self._note(con, results, received, present)
             clock.lap("pass1_check")
             staged = Staged(
@@ -381,6 +382,7 @@ class _Staging:
         finally:
             if workers is not None:
                 workers.close()
+            stager.close()
             con.close()
             shutil.rmtree(work, ignore_errors=True)
         staged.timings_s = clock.laps
