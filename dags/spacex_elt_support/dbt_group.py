@@ -29,12 +29,10 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -169,20 +167,17 @@ def writer_lock(path: Path, holder: str) -> Iterator[None]:
     """Hold the exclusive flock at `path`, waiting for whoever holds it (named in its log line):
     one writing process at a time on a single-writer warehouse. The kernel releases it when the
     process ends however it ends, so a crashed task never blocks the next."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            held_by = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "another task"
-            log.info("waiting for the warehouse's writer lock %s (held by %s)", path, held_by)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        os.ftruncate(fd, 0)
-        started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        os.pwrite(fd, f"pid {os.getpid()}, {holder}, since {started}\n".encode(), 0)
+    from spacex_etl import locks  # at run time: parsing the DAG imports no more of the job
+
+    def wait(held_by: str) -> None:
+        log.info(
+            "waiting for the warehouse's writer lock %s (held by %s)",
+            path,
+            held_by or "another task",
+        )
+
+    with locks.held(path, f"{holder}, since", wait):
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 _ONE_WRITER: dict[type, type] = {}

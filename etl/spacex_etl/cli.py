@@ -8,10 +8,8 @@ check set to fail (`SPACEX_MONITOR_FAIL_ON`: the summary is printed first); 2 wr
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
-import os
 import re
 import sys
 import traceback
@@ -24,7 +22,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError as SettingsValidationError
 
-from spacex_etl import __version__, pipeline
+from spacex_etl import __version__, locks, pipeline
 from spacex_etl.batch import Batch
 from spacex_etl.config import SNAPSHOT, Settings
 from spacex_etl.errors import BusyError, SpacexEtlError
@@ -214,22 +212,16 @@ def _exclusive(settings: Settings, command: str) -> Iterator[None]:
         return
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = Path(settings.data_dir, LOCK_NAME).resolve()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "unknown process"
-            raise BusyError(
-                f"another spacex-etl is working in {settings.data_dir.resolve()} ({holder}); "
-                f"wait for it to finish, or use another SPACEX_DATA_DIR (lock: {path})"
-            ) from None
-        os.ftruncate(fd, 0)
-        started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        os.pwrite(fd, f"pid {os.getpid()}, `{command}`, started {started}\n".encode(), 0)
+
+    def refuse(holder: str) -> None:
+        raise BusyError(
+            f"another spacex-etl is working in {settings.data_dir.resolve()} "
+            f"({holder or 'unknown process'}); wait for it to finish, or use another "
+            f"SPACEX_DATA_DIR (lock: {path})"
+        ) from None
+
+    with locks.held(path, f"`{command}`, started", refuse):
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 @contextlib.contextmanager
