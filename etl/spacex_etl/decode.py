@@ -10,8 +10,9 @@ file.
   columns (`parts.py`), from the same columns. A record the types or the rules refuse is decided
   by the record models (`records.py`); what the types and rules accept, the models accept with
   equal values.
-- `suspects` finds records that may hold a key twice (a key given twice in one object has no
-  single meaning: parsers keep the first or the last); the models' exact check names the key.
+- the colon count (`_repeated`) finds records that may hold a key twice (a key given twice in
+  one object has no single meaning: parsers keep the first or the last); the models' exact
+  check names the key.
 - `Stager` does both for each block and appends its typed rows to one Parquet file per table;
   `python -m spacex_etl.decode` serves blocks to a parent (`Workers`) on another core.
 """
@@ -263,8 +264,8 @@ _GENERIC = msgspec.json.Decoder()
 _ENCODER = msgspec.json.Encoder()
 
 
-def _colons(text: Raw | str) -> int:
-    return (text.encode() if isinstance(text, str) else bytes(text)).count(b":")
+def _bytes(text: Raw | str) -> bytes:
+    return text.encode() if isinstance(text, str) else bytes(text)
 
 
 def _repeated(
@@ -288,15 +289,14 @@ def _repeated(
         )
         if not escaped:
             raw = int(np.count_nonzero(data == _COLON))
-            raw -= sum(_colons(block.records[index - first]) for index in unparsed)
+            raw -= sum(_bytes(block.records[index - first]).count(b":") for index in unparsed)
             after = np.count_nonzero(np.frombuffer(b"".join(encoded), np.uint8) == _COLON)
             if raw == after:
                 return []
     found = []
     for index, again in zip(parsed, encoded, strict=True):
-        text = block.records[index - first]
-        data_ = text.encode() if isinstance(text, str) else bytes(text)
-        if ESCAPED_COLON in data_ or data_.count(b":") != again.count(b":"):
+        text = _bytes(block.records[index - first])
+        if ESCAPED_COLON in text or text.count(b":") != again.count(b":"):
             found.append(index)
     return found
 
@@ -315,10 +315,9 @@ class Decoded:
 
 
 _STAGE_TYPES = {**ARROW_TYPES, "timestamp": pa.string()}
-_MISSING = object()
 
 
-def _loose(text: bytes | str) -> Any:
+def _loose(text: bytes) -> Any:
     """A record msgspec refuses to decode generically (an integer past 64 bits, 1e400): parsed
     leniently, only for its keys and id."""
     try:
@@ -327,7 +326,8 @@ def _loose(text: bytes | str) -> Any:
         return None
 
 
-def _id_of(record: Any) -> str | None:
+def record_id(record: Any) -> str | None:
+    """A parsed record's `id` when it is a string (what the repeated-id rule keys on)."""
     value = record.get("id") if isinstance(record, dict) else None
     return value if isinstance(value, str) else None
 
@@ -365,9 +365,9 @@ class Decoder:
             try:
                 generic = decode(text)
             except (msgspec.DecodeError, msgspec.ValidationError):  # 1e400, 5,000 digits
-                generic = _loose(text if isinstance(text, str) else bytes(text))
+                generic = _loose(_bytes(text))
                 self._keys(generic)
-                slow.append((index, _id_of(generic)))
+                slow.append((index, record_id(generic)))
                 unparsed.append(index)
                 continue
             encoded.append(encode(generic))
@@ -392,7 +392,7 @@ class Decoder:
                     continue
                 except msgspec.ValidationError:
                     pass
-            slow.append((index, _id_of(generic)))
+            slow.append((index, record_id(generic)))
         self.received += len(block.records)
         suspects = unparsed + _repeated(block, parsed, encoded, unparsed)
         return Decoded(self._tables(indices, typed), slow, sorted(suspects))

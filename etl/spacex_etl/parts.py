@@ -314,30 +314,23 @@ class _Staging:
         try:
             _create_verdict_tables(con)
             digest = hashlib.sha256() if split else None
-            received, present = 0, set[str]()
-            results: list[BlockResult] = []
+            found = _Found(con)
             for block in self._blocks(con, split, digest):
-                if workers is not None:
-                    results += workers.submit(block)
-                else:
-                    results.append(stager.stage(block))
-                received, present = self._note(con, results, received, present)
-                results = []
+                found.add(workers.submit(block) if workers else [stager.stage(block)])
             if workers is not None:
-                results += workers.finish()
+                found.add(workers.finish())
             if not any(folder.glob(f"{record.name}/*.parquet")):  # no record at all
-                results.append(stager.stage(Block(0, [])))
+                found.add([stager.stage(Block(0, []))])
             stager.close()
-            received, present = self._note(con, results, received, present)
             clock.lap("pass1_check")
             staged = Staged(
                 self.resource,
-                received,
+                found.received,
                 quarantine=QuarantineLog(self.out / "quarantine.jsonl"),
                 sha256=digest.hexdigest() if digest is not None else None,
             )
             staged.quarantine.path.unlink(missing_ok=True)  # type: ignore[union-attr]
-            staged.drift = drift_from_paths(present, self.resource)
+            staged.drift = drift_from_paths(found.present, self.resource)
             _verdicts(con, contracts, folder)
             clock.lap("verdicts")
             writers = _SlowWriters(self.out, contracts, self.meta)
@@ -387,30 +380,6 @@ class _Staging:
             shutil.rmtree(work, ignore_errors=True)
         staged.timings_s = clock.laps
         return staged
-
-    @staticmethod
-    def _note(
-        con: duckdb.DuckDBPyConnection,
-        results: list[BlockResult],
-        received: int,
-        present: set[str],
-    ) -> tuple[int, set[str]]:
-        """Keep what the blocks found: counts, paths present, refused and suspect records."""
-        for result in results:
-            received += result.received
-            present.update(result.present)
-            if result.slow:
-                slow_in = pa.table(  # noqa: F841 - DuckDB reads it by name
-                    {
-                        "idx": pa.array([index for index, _ in result.slow], pa.int64()),
-                        "id": pa.array([key for _, key in result.slow], pa.string()),
-                    }
-                )
-                con.execute("insert into slow select * from slow_in")
-            if result.suspects:
-                suspects_in = pa.table({"idx": pa.array(result.suspects, pa.int64())})  # noqa: F841 - DuckDB reads it by name
-                con.execute("insert into suspects select * from suspects_in")
-        return received, present
 
     def _decide_slow(
         self, con: duckdb.DuckDBPyConnection, split: bool, staged: Staged, writers: _SlowWriters
@@ -462,6 +431,32 @@ class _Staging:
         staged.rule_counts.update(outcome.rule_counts)
         staged.rule_counts.update((_rule_field(e.field), e.rule) for e in ambiguous)
         writers.write(model for model, _ in outcome.records)
+
+
+@dataclass
+class _Found:
+    """What pass 1's blocks found, kept as they come: the count, the field paths present, and
+    (in DuckDB) the records the types refused and those that may hold a key twice."""
+
+    con: duckdb.DuckDBPyConnection
+    received: int = 0
+    present: set[str] = field(default_factory=set)
+
+    def add(self, results: list[BlockResult]) -> None:
+        for result in results:
+            self.received += result.received
+            self.present.update(result.present)
+            if result.slow:
+                slow_in = pa.table(  # noqa: F841 - DuckDB reads it by name
+                    {
+                        "idx": pa.array([index for index, _ in result.slow], pa.int64()),
+                        "id": pa.array([key for _, key in result.slow], pa.string()),
+                    }
+                )
+                self.con.execute("insert into slow select * from slow_in")
+            if result.suspects:
+                suspects_in = pa.table({"idx": pa.array(result.suspects, pa.int64())})  # noqa: F841 - DuckDB reads it by name
+                self.con.execute("insert into suspects select * from suspects_in")
 
 
 def _text(record: Any) -> str:

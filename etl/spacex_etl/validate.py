@@ -27,7 +27,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from spacex_etl.contract import known_paths
-from spacex_etl.decode import UTF8_BOM
+from spacex_etl.decode import UTF8_BOM, record_id
 from spacex_etl.errors import InputFormatError
 from spacex_etl.records import RECORD_MODELS, Record
 
@@ -150,13 +150,6 @@ def parse_array(body: bytes, name: str) -> list[Any]:
         found = _describe_object(data) if isinstance(data, dict) else type(data).__name__
         raise InputFormatError(f"{name}: expected a JSON array of records, found {found}")
     return data
-
-
-def _record_id(record: Any) -> str | None:
-    if isinstance(record, dict):
-        value = record.get("id")
-        return value if isinstance(value, str) else None
-    return None
 
 
 def _dump(record: Any) -> bytes:
@@ -327,7 +320,7 @@ def validate_records(
             bad[index] = QuarantineEntry(
                 resource=resource,
                 record_index=positions[index],
-                record_id=_record_id(records[index]),
+                record_id=record_id(records[index]),
                 field=_field(tuple(first["loc"][1:])),
                 rule=str(first["type"]),
                 message=f"{first['msg']}{more}",
